@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A local single-node Apache Kafka broker (KRaft mode) built from Kafka's own jars on Maven Central.
+#
+#   deploy/kafka/kafka.sh fetch                      resolve the broker jars into the cache (once per machine)
+#   deploy/kafka/kafka.sh start [--port P] [--dir D] format storage, start on 127.0.0.1:P, wait until healthy
+#   deploy/kafka/kafka.sh stop  [--dir D]            stop the broker started in D, wait until it is gone
+#   deploy/kafka/kafka.sh status [--dir D]           exit 0 when the broker in D is up
+#
+# Environment: KAFKA_CACHE (jar cache, default .cache/kafka at the repository root), JAVA (java binary).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cache="${KAFKA_CACHE:-$root/.cache/kafka}"
+java="${JAVA:-java}"
+port=9092
+dir="$root/.cache/kafka-run"
+timeout_s=90
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+cmd="${1:-}"; shift || true
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --port) port="$2"; shift 2 ;;
+    --dir) dir="$2"; shift 2 ;;
+    --timeout) timeout_s="$2"; shift 2 ;;
+    *) die "unknown option $1 (see the header of $0)" ;;
+  esac
+done
+
+kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml"; }
+
+fetch() {
+  local version; version="$(kafka_version)"
+  if [ -f "$cache/libs/kafka_2.13-$version.jar" ]; then return 0; fi
+  command -v mvn >/dev/null || die "Maven is needed to fetch Kafka $version (apt-get install maven)"
+  echo "kafka.sh: resolving Apache Kafka $version from Maven Central into $cache/libs" >&2
+  rm -rf "$cache/libs.partial"
+  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$cache/libs.partial" >&2
+  rm -rf "$cache/libs" && mv "$cache/libs.partial" "$cache/libs"
+}
+
+is_running() { [ -f "$dir/broker.pid" ] && kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+  fetch
+  is_running && die "a broker is already running from $dir (pid $(cat "$dir/broker.pid")); stop it first"
+  local controller_port=$((port + 1))
+  port_open "$port" && die "port $port is in use; pick another with --port"
+  port_open "$controller_port" && die "controller port $controller_port is in use; pick another --port"
+  rm -rf "$dir" && mkdir -p "$dir/data"
+  sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$dir/data|g" \
+      "$here/server.properties" > "$dir/server.properties"
+  local cp="$cache/libs/*"
+  local log4j="-Dlog4j2.configurationFile=$here/log4j2.properties -Dkafka.logs.dir=$dir"
+  # shellcheck disable=SC2086
+  "$java" -cp "$cp" $log4j kafka.tools.StorageTool format --standalone \
+      -t "$("$java" -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)" \
+      -c "$dir/server.properties" > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting storage failed"; }
+  # shellcheck disable=SC2086
+  nohup "$java" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true $log4j -cp "$cp" \
+      kafka.Kafka "$dir/server.properties" > "$dir/broker.out" 2>&1 &
+  echo $! > "$dir/broker.pid"
+  local deadline=$((SECONDS + timeout_s))
+  until grep -q "Kafka Server started" "$dir/broker.out" "$dir/server.log" 2>/dev/null && port_open "$port"; do
+    is_running || { tail -30 "$dir/broker.out" >&2; die "the broker exited while starting (log: $dir/broker.out)"; }
+    [ $SECONDS -lt $deadline ] || { stop; die "the broker was not up within ${timeout_s}s (log: $dir/broker.out)"; }
+    sleep 0.5
+  done
+  echo "kafka.sh: Apache Kafka $(kafka_version) is up on 127.0.0.1:$port (pid $(cat "$dir/broker.pid"), dir $dir)" >&2
+}
+
+stop() {
+  is_running || { rm -f "$dir/broker.pid"; return 0; }
+  local pid; pid="$(cat "$dir/broker.pid")"
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then kill -KILL "$pid" 2>/dev/null || true; break; fi
+    sleep 0.2
+  done
+  rm -f "$dir/broker.pid"
+  echo "kafka.sh: broker stopped" >&2
+}
+
+case "$cmd" in
+  fetch) fetch ;;
+  start) start ;;
+  stop) stop ;;
+  status) is_running && port_open "$port" ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,209 @@
+"""The Faust app: a thin edge around the Detector (the only module that imports faust).
+
+Topology::
+
+    articles (N partitions) --prepare_articles--> articles.embedded (1 partition) --track_stories--> assignments,
+                                \\-> articles.rejected                                           stories, alerts
+
+``prepare_articles`` is stateless and scales out with more workers and partitions; ``track_stories`` is the
+single owner of the global story view. CPU work (normalization, embedding) runs in a worker thread so the
+event loop keeps heartbeating and committing.
+
+``faust -A streams.app worker`` finds the module attribute ``app``, built on first access from the
+environment (``STREAMS_*``); ``python -m streams worker`` does the same after creating the topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from streams.embedding import Embedder, create_embedder
+from streams.errors import RejectReason
+from streams.ordering import ReorderBuffer
+from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector, TrackResult
+from streams.records import EmbeddedArticle, Rejection, reject
+from streams.settings import KafkaSettings, Settings
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+EmbedderFactory = Callable[[Settings], Embedder]
+
+
+def _broker_credentials(kafka: KafkaSettings) -> faust.auth.Credentials | None:
+    ssl_context: ssl.SSLContext | None = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        ssl_context = ssl.create_default_context(cafile=kafka.ssl_cafile)
+        if kafka.ssl_certfile:
+            ssl_context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile)
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=ssl_context,
+        )
+    if ssl_context is not None:
+        return faust.SSLCredentials(ssl_context)
+    return None
+
+
+class _Stages:
+    """The Detector's two stages, built lazily inside the worker (the model loads once, off the loop)."""
+
+    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory) -> None:
+        self.settings = settings
+        self._embedder_factory = embedder_factory
+        self._preparer: ArticlePreparer | None = None
+        self._detector: StoryDetector | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self.buffer: ReorderBuffer[EmbeddedArticle] = ReorderBuffer(
+            partitions=settings.kafka.articles_partitions,
+            idle_seconds=settings.tracker.reorder_idle_seconds,
+        )
+
+    async def preparer(self) -> ArticlePreparer:
+        if self._preparer is None:
+            loop = asyncio.get_running_loop()
+            embedder = await loop.run_in_executor(self.executor, self._embedder_factory, self.settings)
+            self._preparer = ArticlePreparer(self.settings, embedder)
+            log.info("embedder ready: %s (dimension %d)", embedder.name, embedder.dimension)
+        return self._preparer
+
+    def detector_for(self, article: EmbeddedArticle) -> StoryDetector:
+        if self._detector is None:
+            dimension = len(article.vector())
+            threshold = self.settings.tracker.similarity_threshold
+            if threshold is None:
+                # The tracker needs no model, only the embedder's calibrated default threshold.
+                threshold = _default_threshold(self.settings)
+            self._detector = StoryDetector(self.settings, dimension, threshold)
+        return self._detector
+
+
+def _default_threshold(settings: Settings) -> float:
+    from streams import embedding
+
+    defaults = {
+        "e5": embedding.E5Embedder.default_threshold,
+        "hashing": embedding.HashingEmbedder.default_threshold,
+        "sentence-transformers": 0.75,
+    }
+    return defaults[settings.embedder.backend]
+
+
+def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> faust.App:
+    """Build the worker app and its agents for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+    kafka = settings.kafka
+    names = TopicNames.from_prefix(kafka.topic_prefix)
+    app = faust.App(
+        settings.worker.app_id,
+        broker=";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")),
+        broker_credentials=_broker_credentials(kafka),
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        datadir=settings.worker.data_dir,
+        web_host=settings.worker.web_host,
+        web_bind=settings.worker.web_host,
+        web_port=settings.worker.web_port,
+        topic_replication_factor=kafka.replication_factor,
+        producer_max_request_size=kafka.max_message_bytes + 1024 * 1024,
+        consumer_max_fetch_size=kafka.max_message_bytes + 1024 * 1024,
+        producer_acks=-1,
+    )
+    stages = _Stages(settings, embedder_factory or (lambda s: create_embedder(s.embedder)))
+
+    def topic(name: str, partitions: int) -> faust.TopicT:
+        return app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
+
+    articles = topic(names.articles, kafka.articles_partitions)
+    embedded = topic(names.embedded, 1)
+    assignments = topic(names.assignments, 1)
+    stories = topic(names.stories, 1)
+    alerts = topic(names.alerts, 1)
+    rejected = topic(names.rejected, 1)
+
+    async def send_rejection(rejection: Rejection) -> None:
+        key = rejection.article_id.encode("utf-8") if rejection.article_id else None
+        await rejected.send(key=key, value=rejection.to_json_bytes())
+
+    async def emit(result: TrackResult) -> None:
+        if result.rejection is not None:
+            await send_rejection(result.rejection)
+        if result.assignment is not None:
+            await assignments.send(key=result.assignment.id.encode(), value=result.assignment.to_json_bytes())
+        for snapshot in result.snapshots:
+            await stories.send(key=snapshot.story_id.encode(), value=snapshot.to_json_bytes())
+        for alert in result.alerts:
+            await alerts.send(key=alert.story_id.encode(), value=alert.to_json_bytes())
+            log.info("alert %s: %s", alert.alert_id, alert.headline)
+
+    @app.agent(articles, name="prepare_articles")
+    async def prepare_articles(stream: faust.StreamT[bytes]) -> None:
+        preparer = await stages.preparer()
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(
+            settings.worker.embed_batch_size, within=settings.worker.embed_batch_seconds
+        ):
+            messages = [
+                InputMessage(
+                    raw=event.value if isinstance(event.value, bytes) else b"",
+                    partition=event.message.partition,
+                    offset=event.message.offset,
+                )
+                for event in events
+            ]
+            results = await loop.run_in_executor(stages.executor, preparer.prepare, messages)
+            for prepared in results:
+                if isinstance(prepared, Rejection):
+                    await send_rejection(prepared)
+                else:
+                    await embedded.send(key=prepared.id.encode(), value=prepared.to_json_bytes())
+
+    def track(released: list[EmbeddedArticle]) -> list[TrackResult]:
+        # Synchronous on purpose: the agent and the idle timer never interleave inside a release.
+        return [stages.detector_for(article).track(article) for article in released]
+
+    @app.agent(embedded, name="track_stories")
+    async def track_stories(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            raw = event.value if isinstance(event.value, bytes) else b""
+            try:
+                article = EmbeddedArticle.model_validate_json(raw)
+            except ValidationError as error:
+                await send_rejection(reject(RejectReason.INVALID_FIELD, f"bad embedded record: {error}", raw))
+                continue
+            released = stages.buffer.push(article, article.published_at, article.id, article.input_partition)
+            for result in track(released):
+                await emit(result)
+
+    @app.timer(interval=1.0, name="release_idle_partitions")
+    async def release_idle_partitions() -> None:
+        for result in track(stages.buffer.release_idle()):
+            await emit(result)
+
+    app.stages = stages  # type: ignore[attr-defined]  # for tests and diagnostics
+    return app
+
+
+_app: faust.App | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # ``faust -A streams.app`` looks up ``app`` here; build it only then, from the environment.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(name)

@@ -1,0 +1,243 @@
+"""Command line: ``python -m streams COMMAND`` (``--help`` on each)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from streams.errors import ArticleRejected, ConfigurationError
+from streams.records import parse_timestamp
+from streams.settings import Settings
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except ArticleRejected as error:
+        raise argparse.ArgumentTypeError(error.message.replace("'published_at'", "the time")) from None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the command line's overrides on top."""
+    settings = Settings()
+    kafka: dict[str, object] = {}
+    if getattr(args, "bootstrap_servers", None):
+        kafka["bootstrap_servers"] = args.bootstrap_servers
+    if getattr(args, "prefix", None):
+        kafka["topic_prefix"] = args.prefix
+    embedder: dict[str, object] = {}
+    if getattr(args, "embedder", None):
+        embedder["backend"] = args.embedder
+    if getattr(args, "model", None):
+        embedder["model"] = args.model
+    return settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(update=kafka),
+            "embedder": settings.embedder.model_copy(update=embedder),
+        }
+    )
+
+
+def _kafka_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", help="Kafka brokers, host:port[,host:port] "
+                        "(default: STREAMS_KAFKA__BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
+    parser.add_argument("--prefix", help="topic name prefix (default: STREAMS_KAFKA__TOPIC_PREFIX or persian-news)")
+
+
+def _embedder_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embedder", choices=["e5", "sentence-transformers", "hashing"],
+                        help="embedding backend (default: STREAMS_EMBEDDER__BACKEND or e5)")
+    parser.add_argument("--model", help="sentence-transformers model name or local path")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m streams",
+        description="Streaming event detection for Persian news. Settings come from STREAMS_* environment "
+        "variables (see .env.example); the options below override them.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = commands.add_parser("worker", help="run the Faust worker (creates missing topics first)")
+    _kafka_options(worker)
+    _embedder_options(worker)
+    worker.add_argument("--web-port", type=int, help="web/metrics port (default: STREAMS_WORKER__WEB_PORT or 6066)")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+
+    offline = commands.add_parser(
+        "offline", help="run the Detector in-process over a file (no Kafka)",
+        description="Run the Detector over a JSON-lines file. Writes one {id, story_id} line per accepted "
+        "article in input order, and every alert as a JSON line. Deterministic: the same input gives "
+        "byte-identical files.",
+    )
+    offline.add_argument("--input", type=Path, required=True, help="articles, JSON lines (.jsonl or .jsonl.gz)")
+    offline.add_argument("--assignments", type=Path, required=True, help="output: one {id, story_id} per article")
+    offline.add_argument("--alerts", type=Path, required=True, help="output: alerts, JSON lines")
+    offline.add_argument("--rejects", type=Path, help="output: rejected input with reasons, JSON lines")
+    offline.add_argument("--stories", type=Path, help="output: the final snapshot of every story")
+    offline.add_argument("--since", type=_timestamp, help="only published_at >= this (ISO-8601 with offset)")
+    offline.add_argument("--until", type=_timestamp, help="only published_at < this (ISO-8601 with offset)")
+    offline.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _embedder_options(offline)
+
+    replay = commands.add_parser(
+        "replay", help="produce a historic file (or a time range of an input topic) into the input topic",
+        description="Produce FILE into the input topic in published_at order, each message timestamped with "
+        "its published_at. Or, with --from-prefix, copy the [--since, --until) range of another prefix's "
+        "input topic into this prefix's, to re-run history after a model or threshold change.",
+    )
+    replay.add_argument("file", type=Path, nargs="?", help="articles, JSON lines (.jsonl or .jsonl.gz)")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, help="play N seconds of event time per wall-clock second")
+    pace.add_argument("--max-rate", action="store_true", help="send as fast as possible")
+    replay.add_argument("--from-prefix", help="copy from this prefix's input topic instead of a file")
+    replay.add_argument("--since", type=_timestamp, help="with --from-prefix: range start (ISO-8601 with offset)")
+    replay.add_argument("--until", type=_timestamp, help="with --from-prefix: range end (exclusive)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _kafka_options(replay)
+
+    alerts = commands.add_parser("alerts", help="print alerts from the alerts topic for people to read")
+    alerts.add_argument("--follow", action="store_true", help="keep waiting for new alerts (Ctrl-C stops)")
+    alerts.add_argument("--json", action="store_true", help="print the alert records as JSON lines")
+    _kafka_options(alerts)
+
+    topics = commands.add_parser("topics", help="create the pipeline's topics that are missing")
+    _kafka_options(topics)
+
+    schemas = commands.add_parser("schemas", help="write or check the JSON Schemas of the wire records")
+    schemas.add_argument("--check", action="store_true", help="exit 1 when schemas/ is out of date")
+    schemas.add_argument("--dir", type=Path, default=SCHEMA_DIR, help=f"schema folder (default {SCHEMA_DIR})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python narrates every connection at INFO; its warnings are what matter to a person here.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return int(_COMMANDS[args.command](args))
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.app import create_app
+    from streams.topics import ensure_topics
+
+    settings = _settings(args)
+    if args.web_port:
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"web_port": args.web_port})}
+        )
+    created = ensure_topics(settings.kafka)
+    if created:
+        logging.getLogger("streams").info("created topics: %s", ", ".join(created))
+    app = create_app(settings)
+    sys.argv = ["streams", "worker", "--loglevel", args.loglevel, "--web-port", str(settings.worker.web_port),
+                "--web-host", settings.worker.web_host]
+    app.main()
+    return 0
+
+
+def _offline(args: argparse.Namespace) -> int:
+    from streams.embedding import create_embedder
+    from streams.offline import assignment_lines, model_lines, run_offline, write_jsonl
+    from streams.sources import read_messages
+
+    if not args.input.exists():
+        raise ConfigurationError(f"input file {args.input} does not exist")
+    settings = _settings(args)
+    embedder = create_embedder(settings.embedder)
+    result = run_offline(read_messages(args.input), settings, embedder, since=args.since, until=args.until,
+                         progress=not args.no_progress)
+    write_jsonl(args.assignments, assignment_lines(result))
+    write_jsonl(args.alerts, model_lines(result.alerts))
+    if args.rejects:
+        write_jsonl(args.rejects, model_lines(result.rejections))
+    if args.stories:
+        write_jsonl(args.stories, model_lines(result.snapshots[key] for key in sorted(result.snapshots)))
+    print(
+        f"{len(result.assignments)} articles in {len(result.snapshots)} stories, {len(result.alerts)} alerts, "
+        f"{len(result.rejections)} rejected",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from streams.replay import replay_file, replay_items, replay_topic_range
+    from streams.sources import read_messages
+    from streams.topics import ensure_topics
+
+    settings = _settings(args)
+    ensure_topics(settings.kafka)
+    if args.from_prefix:
+        source = settings.kafka.model_copy(update={"topic_prefix": args.from_prefix})
+        stats = replay_topic_range(source, settings.kafka, args.since, args.until, progress=not args.no_progress)
+    else:
+        if args.file is None:
+            raise ConfigurationError("give a FILE to replay, or --from-prefix to copy a topic's time range")
+        if args.speed is None and not args.max_rate:
+            raise ConfigurationError("choose a pace: --speed N (event seconds per second) or --max-rate")
+        if args.speed is not None and args.speed <= 0:
+            raise ConfigurationError("--speed must be positive")
+        items = replay_items(read_messages(args.file))
+        stats = replay_file(items, settings.kafka, args.speed, progress=not args.no_progress)
+    print(f"sent {stats.sent} messages in {stats.seconds:.1f}s", file=sys.stderr)
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from streams.alert_feed import consume_alerts, format_alert
+
+    for alert in consume_alerts(_settings(args).kafka, follow=args.follow):
+        print(alert.model_dump_json() if args.json else format_alert(alert), flush=True)
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from streams.topics import ensure_topics
+
+    created = ensure_topics(_settings(args).kafka)
+    print(f"created: {', '.join(created)}" if created else "all topics exist", file=sys.stderr)
+    return 0
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from streams.schemas import render_schemas
+
+    stale = []
+    for name, text in render_schemas().items():
+        path = args.dir / name
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run: python -m streams schemas", file=sys.stderr)
+        return 1
+    return 0
+
+
+_COMMANDS = {
+    "worker": _worker,
+    "offline": _offline,
+    "replay": _replay,
+    "alerts": _alerts,
+    "topics": _topics,
+    "schemas": _schemas,
+}

@@ -1,0 +1,132 @@
+"""The Detector in-process over a file: the reference run that live Kafka runs are compared with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from tqdm import tqdm
+
+from streams.embedding import Embedder
+from streams.errors import ArticleRejected
+from streams.pipeline import (
+    ArticlePreparer,
+    InputMessage,
+    StoryDetector,
+    canonical_order_key,
+)
+from streams.records import Alert, EmbeddedArticle, Rejection, StorySnapshot, parse_article, reject
+from streams.settings import Settings
+
+
+@dataclass
+class OfflineResult:
+    """Everything an offline run produced, in the orders the output files use."""
+
+    assignments: list[tuple[str, str]] = field(default_factory=list)  # (article id, story id), input order
+    alerts: list[Alert] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    snapshots: dict[str, StorySnapshot] = field(default_factory=dict)  # latest per story
+
+
+def select_window(
+    messages: Iterable[InputMessage], settings: Settings, since: datetime | None, until: datetime | None
+) -> Iterator[InputMessage | Rejection]:
+    """Messages whose ``published_at`` is in [since, until); unreadable messages become rejections."""
+    for message in messages:
+        try:
+            article = parse_article(
+                message.raw,
+                max_bytes=settings.kafka.max_message_bytes,
+                max_text_chars=settings.worker.max_text_chars,
+            )
+        except ArticleRejected as error:
+            yield reject(
+                error.reason, error.message, message.raw, input_partition=message.partition,
+                input_offset=message.offset,
+            )
+            continue
+        if (since is None or article.published_at >= since) and (until is None or article.published_at < until):
+            yield message
+
+
+def run_offline(
+    messages: Iterable[InputMessage],
+    settings: Settings,
+    embedder: Embedder,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: bool = True,
+) -> OfflineResult:
+    """Prepare every message, then track the articles in canonical event-time order."""
+    result = OfflineResult()
+    preparer = ArticlePreparer(settings, embedder)
+    embedded: list[EmbeddedArticle] = []
+    batch: list[InputMessage] = []
+    selected = list(select_window(messages, settings, since, until))
+    bar = tqdm(total=len(selected), desc="embedding", unit="article", disable=not progress)
+
+    def flush() -> None:
+        for prepared in preparer.prepare(batch):
+            if isinstance(prepared, Rejection):
+                result.rejections.append(prepared)
+            else:
+                embedded.append(prepared)
+        bar.update(len(batch))
+        batch.clear()
+
+    for item in selected:
+        if isinstance(item, Rejection):
+            result.rejections.append(item)
+            bar.update(1)
+            continue
+        batch.append(item)
+        if len(batch) >= settings.embedder.batch_size:
+            flush()
+    flush()
+    bar.close()
+
+    detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold)
+    story_at_offset: dict[int, str] = {}
+    for article in tqdm(sorted(embedded, key=canonical_order_key), desc="tracking", unit="article",
+                        disable=not progress):
+        tracked = detector.track(article)
+        if tracked.rejection is not None:
+            result.rejections.append(tracked.rejection)
+        if tracked.assignment is not None:
+            story_at_offset[article.input_offset] = tracked.assignment.story_id
+        result.alerts.extend(tracked.alerts)
+        for snapshot in tracked.snapshots:
+            result.snapshots[snapshot.story_id] = snapshot
+    # The assignments file lists accepted articles in input order.
+    for article in sorted(embedded, key=lambda item: item.input_offset):
+        if article.input_offset in story_at_offset:
+            result.assignments.append((article.id, story_at_offset[article.input_offset]))
+    result.rejections.sort(key=lambda rejection: rejection.input_offset or 0)
+    return result
+
+
+def write_jsonl(path: Path, rows: Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        _write_rows(handle, rows)
+
+
+def _write_rows(handle: IO[str], rows: Iterable[str]) -> None:
+    for row in rows:
+        handle.write(row)
+        handle.write("\n")
+
+
+def assignment_lines(result: OfflineResult) -> Iterator[str]:
+    for article_id, story_id in result.assignments:
+        yield json.dumps({"id": article_id, "story_id": story_id}, ensure_ascii=False)
+
+
+def model_lines(records: Iterable[Alert | Rejection | StorySnapshot]) -> Iterator[str]:
+    for record in records:
+        yield record.model_dump_json()

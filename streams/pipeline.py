@@ -1,0 +1,193 @@
+"""The Detector: the whole domain pipeline, framework-free.
+
+Two stages, split where the Kafka topology splits:
+- ``ArticlePreparer`` (stateless, scales out): bytes -> validated article -> normalized text -> embedding.
+- ``StoryDetector`` (stateful, one instance owns the global view): embedded article -> story assignment,
+  story snapshot, alerts.
+The offline command and the Faust agents call the very same objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from streams.alerts import AlertPolicy
+from streams.clock import EventClock
+from streams.embedding import Embedder
+from streams.emergence import EmergenceRule
+from streams.errors import ArticleRejected, RejectReason
+from streams.normalize import TextNormalizer
+from streams.records import (
+    Alert,
+    Article,
+    Assignment,
+    EmbeddedArticle,
+    Rejection,
+    StorySnapshot,
+    parse_article,
+    reject,
+)
+from streams.settings import Settings
+from streams.stories import MAX_SNAPSHOT_IDS, Story, StoryTracker
+
+
+@dataclass(frozen=True, slots=True)
+class InputMessage:
+    """One message of the input topic (or one line of an input file)."""
+
+    raw: bytes
+    partition: int = 0
+    offset: int = -1
+
+
+class ArticlePreparer:
+    """Validates, normalizes and embeds a batch of input messages."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, normalizer: TextNormalizer | None = None) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._normalizer = normalizer or TextNormalizer()
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
+        """One result per message, in order: an embedded article or the reason it was refused."""
+        results: list[EmbeddedArticle | Rejection | None] = [None] * len(messages)
+        pending: list[tuple[int, Article, str, str, tuple[str, ...]]] = []
+        for index, message in enumerate(messages):
+            article: Article | None = None
+            try:
+                article = parse_article(
+                    message.raw,
+                    max_bytes=self._settings.kafka.max_message_bytes,
+                    max_text_chars=self._settings.worker.max_text_chars,
+                )
+                normalized = self._normalizer.normalize(article.text, article.title)
+            except ArticleRejected as error:
+                results[index] = reject(
+                    error.reason,
+                    error.message,
+                    message.raw,
+                    article_id=article.id if article else None,
+                    at=article.published_at if article else None,
+                    input_partition=message.partition,
+                    input_offset=message.offset,
+                )
+                continue
+            pending.append((index, article, normalized.text, normalized.headline, normalized.tokens))
+        vectors = self._embedder.embed([text for _, _, text, _, _ in pending])
+        for (index, article, _, headline, tokens), vector in zip(pending, vectors, strict=True):
+            results[index] = EmbeddedArticle(
+                id=article.id,
+                published_at=article.published_at,
+                source=article.source,
+                headline=headline,
+                tokens=list(tokens),
+                embedding=EmbeddedArticle.encode_vector(vector),
+                embedder=self._embedder.name,
+                input_partition=messages[index].partition,
+                input_offset=messages[index].offset,
+            )
+        return [result for result in results if result is not None]
+
+
+@dataclass(slots=True)
+class TrackResult:
+    """What one embedded article caused downstream."""
+
+    assignment: Assignment | None = None
+    rejection: Rejection | None = None
+    snapshots: list[StorySnapshot] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def snapshot_of(story: Story, status: str = "active") -> StorySnapshot:
+    return StorySnapshot(
+        story_id=story.story_id,
+        status="closed" if status == "closed" else "active",
+        first_seen=story.first_seen,
+        last_seen=story.last_seen,
+        article_count=story.article_count,
+        sources=dict(sorted(story.sources.items())),
+        headline=story.headline,
+        keywords=story.keywords(),
+        article_ids=story.article_ids[-MAX_SNAPSHOT_IDS:],
+    )
+
+
+class StoryDetector:
+    """Story assignment, emergence and alerts over embedded articles, in the order given."""
+
+    def __init__(self, settings: Settings, dimension: int, default_threshold: float) -> None:
+        threshold = settings.tracker.similarity_threshold
+        self._clock = EventClock()
+        self._tracker = StoryTracker(
+            dimension=dimension,
+            threshold=default_threshold if threshold is None else threshold,
+            window=timedelta(hours=settings.tracker.window_hours),
+        )
+        self._rule = EmergenceRule(
+            burst_window=timedelta(minutes=settings.alerts.burst_window_minutes),
+            min_articles=settings.alerts.min_articles,
+            min_sources=settings.alerts.min_sources,
+            max_age=timedelta(hours=settings.alerts.max_story_age_hours),
+        )
+        self._policy = AlertPolicy(self._rule)
+        # Ids seen within the story window: a re-sent article must not count twice in a story.
+        self._seen_ids: dict[str, str] = {}
+
+    @property
+    def active_stories(self) -> int:
+        return self._tracker.active_count
+
+    def track(self, article: EmbeddedArticle) -> TrackResult:
+        if article.id in self._seen_ids:
+            return TrackResult(
+                rejection=reject(
+                    RejectReason.DUPLICATE_ID,
+                    f"article id {article.id!r} was already assigned to story {self._seen_ids[article.id]}",
+                    article.model_dump_json(exclude={"embedding"}).encode("utf-8"),
+                    article_id=article.id,
+                    at=self._clock.now,
+                    input_partition=article.input_partition,
+                    input_offset=article.input_offset,
+                )
+            )
+        now = self._clock.advance(article.published_at)
+        result = TrackResult()
+        for story in self._tracker.expire(now):
+            self._policy.forget(story.story_id)
+            for article_id in story.article_ids:
+                self._seen_ids.pop(article_id, None)
+            result.snapshots.append(snapshot_of(story, status="closed"))
+        placement = self._tracker.place(
+            article_id=article.id,
+            published_at=article.published_at,
+            source=article.source or "unknown",
+            headline=article.headline,
+            tokens=article.tokens,
+            vector=article.vector(),
+        )
+        story = placement.story
+        self._seen_ids[article.id] = story.story_id
+        result.assignment = Assignment(
+            id=article.id,
+            story_id=story.story_id,
+            published_at=article.published_at,
+            similarity=round(placement.similarity, 6),
+            new_story=placement.new_story,
+        )
+        result.snapshots.append(snapshot_of(story))
+        alert = self._policy.consider(story, now)
+        if alert is not None:
+            result.alerts.append(alert)
+        return result
+
+
+def canonical_order_key(article: EmbeddedArticle) -> tuple[datetime, str]:
+    """The order the story tracker sees articles in: event time, then id (offline and live alike)."""
+    return (article.published_at, article.id)

@@ -1,0 +1,163 @@
+"""Replaying history into the input topic: from a file, or from a time range of an input topic.
+
+Each message keeps its ``published_at`` as the Kafka timestamp, so a time range of the topic can later be
+found again with offsets-for-times and re-run after a model or threshold change.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tqdm import tqdm
+
+from streams.errors import ArticleRejected
+from streams.pipeline import InputMessage
+from streams.records import parse_timestamp
+from streams.settings import KafkaSettings
+from streams.topics import TopicNames, client_options
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    raw: bytes
+    key: bytes | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStats:
+    sent: int
+    seconds: float
+
+
+def replay_items(messages: Iterable[InputMessage]) -> list[ReplayItem]:
+    """Messages in event-time order. Unreadable ones keep their place after the previous readable one,
+    so the worker still sees them (and rejects them with a reason)."""
+    keyed: list[tuple[tuple[datetime, str, int], ReplayItem]] = []
+    last: datetime | None = None
+    for index, message in enumerate(messages):
+        key, published = _key_and_time(message.raw)
+        if published is not None:
+            last = published
+        sort_time = published or last or datetime.min.replace(tzinfo=UTC)
+        keyed.append(((sort_time, key.decode() if key and published else "", index),
+                      ReplayItem(message.raw, key, published)))
+    keyed.sort(key=lambda pair: pair[0])
+    return [item for _, item in keyed]
+
+
+def _key_and_time(raw: bytes) -> tuple[bytes | None, datetime | None]:
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(payload, dict):
+        return None, None
+    article_id = payload.get("id")
+    key = article_id.encode("utf-8") if isinstance(article_id, str) and article_id else None
+    try:
+        return key, parse_timestamp(payload.get("published_at"))
+    except ArticleRejected:
+        return key, None
+
+
+def producer(settings: KafkaSettings) -> Any:
+    from kafka import KafkaProducer
+
+    return KafkaProducer(
+        **client_options(settings),
+        acks="all",
+        linger_ms=5,
+        max_request_size=settings.max_message_bytes + 1024 * 1024,
+    )
+
+
+def replay_file(
+    items: list[ReplayItem],
+    settings: KafkaSettings,
+    speed: float | None,
+    progress: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReplayStats:
+    """Produce ``items`` into the input topic; ``speed`` N plays N seconds of event time per second,
+    None sends at the maximum rate."""
+    topic = TopicNames.from_prefix(settings.topic_prefix).articles
+    client = producer(settings)
+    started = time.monotonic()
+    first_event: datetime | None = None
+    try:
+        for item in tqdm(items, desc="replay", unit="article", disable=not progress):
+            if speed is not None and item.published_at is not None:
+                first_event = first_event or item.published_at
+                due = (item.published_at - first_event).total_seconds() / speed
+                wait = due - (time.monotonic() - started)
+                if wait > 0:
+                    sleep(wait)
+            timestamp_ms = int(item.published_at.timestamp() * 1000) if item.published_at else None
+            client.send(topic, value=item.raw, key=item.key, timestamp_ms=timestamp_ms)
+        client.flush()
+    finally:
+        client.close()
+    return ReplayStats(sent=len(items), seconds=time.monotonic() - started)
+
+
+def replay_topic_range(
+    source: KafkaSettings,
+    target: KafkaSettings,
+    since: datetime | None,
+    until: datetime | None,
+    progress: bool = True,
+) -> ReplayStats:
+    """Copy the input messages whose Kafka timestamp (``published_at``) is in [since, until) from the
+    source input topic into the target's input topic, partition for partition."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    source_topic = TopicNames.from_prefix(source.topic_prefix).articles
+    target_topic = TopicNames.from_prefix(target.topic_prefix).articles
+    consumer = KafkaConsumer(**client_options(source), enable_auto_commit=False, group_id=None,
+                             fetch_max_bytes=source.max_message_bytes + 1024 * 1024,
+                             max_partition_fetch_bytes=source.max_message_bytes + 1024 * 1024)
+    client = producer(target)
+    started = time.monotonic()
+    sent = 0
+    try:
+        partitions = [TopicPartition(source_topic, p) for p in sorted(consumer.partitions_for_topic(source_topic))]
+        consumer.assign(partitions)
+        start = _offsets_at(consumer, partitions, since, default=consumer.beginning_offsets(partitions))
+        end = _offsets_at(consumer, partitions, until, default=consumer.end_offsets(partitions))
+        total = sum(max(0, end[tp] - start[tp]) for tp in partitions)
+        bar = tqdm(total=total, desc="replay range", unit="article", disable=not progress)
+        for tp in partitions:
+            consumer.seek(tp, start[tp])
+        remaining = {tp for tp in partitions if start[tp] < end[tp]}
+        while remaining:
+            for tp, records in consumer.poll(timeout_ms=1000).items():
+                for record in records:
+                    if tp not in remaining or record.offset >= end[tp]:
+                        continue
+                    client.send(target_topic, value=record.value, key=record.key,
+                                timestamp_ms=record.timestamp, partition=tp.partition)
+                    sent += 1
+                    bar.update(1)
+                    if record.offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+        bar.close()
+        client.flush()
+    finally:
+        client.close()
+        consumer.close()
+    return ReplayStats(sent=sent, seconds=time.monotonic() - started)
+
+
+def _offsets_at(consumer: Any, partitions: list[Any], when: datetime | None, default: dict[Any, int]) -> dict[Any, int]:
+    """First offset at or after ``when`` per partition (the end offset when nothing is that late)."""
+    if when is None:
+        return dict(default)
+    found = consumer.offsets_for_times({tp: int(when.timestamp() * 1000) for tp in partitions})
+    ends = consumer.end_offsets(partitions)
+    return {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in partitions}

@@ -1,0 +1,104 @@
+"""All configuration in one frozen object, read from the environment (prefix ``STREAMS_``, ``__`` nests).
+
+Example: ``STREAMS_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or ``STREAMS_EMBEDDER__BACKEND=hashing``.
+``.env.example`` at the repository root lists every setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbedderBackend = Literal["e5", "sentence-transformers", "hashing"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Where the broker is, how to talk to it securely, and what the topics are called."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="persian-news", description="Shared prefix of every topic name")
+    articles_partitions: int = Field(default=4, ge=1, description="Partitions of the input topic")
+    replication_factor: int = Field(default=1, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    max_message_bytes: int = Field(
+        default=25 * 1024 * 1024, description="Largest message the worker fetches; larger ones are rejected"
+    )
+
+
+class EmbedderSettings(_Section):
+    """Which embedding model turns normalized text into vectors."""
+
+    backend: EmbedderBackend = "e5"
+    model: str = Field(
+        default="intfloat/multilingual-e5-small",
+        description="sentence-transformers backend: a model name or a local path",
+    )
+    prefix: str | None = Field(
+        default=None,
+        description="Text prefix the model expects; unset: 'passage: ' for e5 models, none otherwise",
+    )
+    max_chars: int = Field(default=1500, ge=16, description="Characters of normalized text that are embedded")
+    batch_size: int = Field(default=32, ge=1)
+    threads: int = Field(default=2, ge=1, description="CPU threads for the model")
+    hashing_dimension: int = Field(default=2048, ge=64)
+
+
+class TrackerSettings(_Section):
+    """Online story clustering."""
+
+    similarity_threshold: float | None = Field(
+        default=None, description="Cosine to a story centroid needed to join it; unset: the embedder's default"
+    )
+    window_hours: float = Field(default=24.0, gt=0, description="A story that got nothing for this long closes")
+    reorder_idle_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Wall-clock seconds after which a silent input partition stops holding back event time",
+    )
+
+
+class AlertSettings(_Section):
+    """When a story counts as an emerging event."""
+
+    burst_window_minutes: float = Field(default=180.0, gt=0)
+    min_articles: int = Field(default=4, ge=1, description="Articles in the burst window")
+    min_sources: int = Field(default=2, ge=1, description="Distinct sources in the burst window")
+    max_story_age_hours: float = Field(default=12.0, gt=0, description="Older stories are not 'emerging'")
+
+
+class WorkerSettings(_Section):
+    """The Faust worker process."""
+
+    app_id: str = "persian-news-detector"
+    web_host: str = Field(default="127.0.0.1", description="Address the web/metrics port binds to")
+    web_port: int = 6066
+    data_dir: str = ".cache/worker"
+    embed_batch_size: int = Field(default=32, ge=1, description="Articles embedded per batch")
+    embed_batch_seconds: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch")
+    max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Frozen: build a new one (``model_copy(update=...)``) to change it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMS_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    tracker: TrackerSettings = TrackerSettings()
+    alerts: AlertSettings = AlertSettings()
+    worker: WorkerSettings = WorkerSettings()

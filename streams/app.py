@@ -100,7 +100,9 @@ def _default_threshold(settings: Settings) -> float:
     return defaults[settings.embedder.backend]
 
 
-def create_app(settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None) -> faust.App:
+def create_app(
+    settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None
+) -> faust.App:
     """Build the worker app and its agents for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
     kafka = settings.kafka

@@ -45,14 +45,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _kafka_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", help="Kafka brokers, host:port[,host:port] "
-                        "(default: STREAMS_KAFKA__BOOTSTRAP_SERVERS or 127.0.0.1:9092)")
-    parser.add_argument("--prefix", help="topic name prefix (default: STREAMS_KAFKA__TOPIC_PREFIX or persian-news)")
+    parser.add_argument(
+        "--bootstrap-servers",
+        help="Kafka brokers, host:port[,host:port] "
+        "(default: STREAMS_KAFKA__BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
+    )
+    parser.add_argument(
+        "--prefix", help="topic name prefix (default: STREAMS_KAFKA__TOPIC_PREFIX or persian-news)"
+    )
 
 
 def _embedder_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--embedder", choices=["e5", "sentence-transformers", "hashing"],
-                        help="embedding backend (default: STREAMS_EMBEDDER__BACKEND or e5)")
+    parser.add_argument(
+        "--embedder",
+        choices=["e5", "sentence-transformers", "hashing"],
+        help="embedding backend (default: STREAMS_EMBEDDER__BACKEND or e5)",
+    )
     parser.add_argument("--model", help="sentence-transformers model name or local path")
 
 
@@ -68,17 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the Faust worker (creates missing topics first)")
     _kafka_options(worker)
     _embedder_options(worker)
-    worker.add_argument("--web-port", type=int, help="web/metrics port (default: STREAMS_WORKER__WEB_PORT or 6066)")
+    worker.add_argument(
+        "--web-port", type=int, help="web/metrics port (default: STREAMS_WORKER__WEB_PORT or 6066)"
+    )
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
 
     offline = commands.add_parser(
-        "offline", help="run the Detector in-process over a file (no Kafka)",
+        "offline",
+        help="run the Detector in-process over a file (no Kafka)",
         description="Run the Detector over a JSON-lines file. Writes one {id, story_id} line per accepted "
         "article in input order, and every alert as a JSON line. Deterministic: the same input gives "
         "byte-identical files.",
     )
-    offline.add_argument("--input", type=Path, required=True, help="articles, JSON lines (.jsonl or .jsonl.gz)")
-    offline.add_argument("--assignments", type=Path, required=True, help="output: one {id, story_id} per article")
+    offline.add_argument(
+        "--input", type=Path, required=True, help="articles, JSON lines (.jsonl or .jsonl.gz)"
+    )
+    offline.add_argument(
+        "--assignments", type=Path, required=True, help="output: one {id, story_id} per article"
+    )
     offline.add_argument("--alerts", type=Path, required=True, help="output: alerts, JSON lines")
     offline.add_argument("--rejects", type=Path, help="output: rejected input with reasons, JSON lines")
     offline.add_argument("--stories", type=Path, help="output: the final snapshot of every story")
@@ -88,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     _embedder_options(offline)
 
     replay = commands.add_parser(
-        "replay", help="produce a historic file (or a time range of an input topic) into the input topic",
+        "replay",
+        help="produce a historic file (or a time range of an input topic) into the input topic",
         description="Produce FILE into the input topic in published_at order, each message timestamped with "
         "its published_at. Or, with --from-prefix, copy the [--since, --until) range of another prefix's "
         "input topic into this prefix's, to re-run history after a model or threshold change.",
@@ -98,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     pace.add_argument("--speed", type=float, help="play N seconds of event time per wall-clock second")
     pace.add_argument("--max-rate", action="store_true", help="send as fast as possible")
     replay.add_argument("--from-prefix", help="copy from this prefix's input topic instead of a file")
-    replay.add_argument("--since", type=_timestamp, help="with --from-prefix: range start (ISO-8601 with offset)")
+    replay.add_argument(
+        "--since", type=_timestamp, help="with --from-prefix: range start (ISO-8601 with offset)"
+    )
     replay.add_argument("--until", type=_timestamp, help="with --from-prefix: range end (exclusive)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     _kafka_options(replay)
@@ -119,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # kafka-python narrates every connection at INFO; its warnings are what matter to a person here.
     logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
@@ -145,8 +165,16 @@ def _worker(args: argparse.Namespace) -> int:
     if created:
         logging.getLogger("streams").info("created topics: %s", ", ".join(created))
     app = create_app(settings)
-    sys.argv = ["streams", "worker", "--loglevel", args.loglevel, "--web-port", str(settings.worker.web_port),
-                "--web-host", settings.worker.web_host]
+    sys.argv = [
+        "streams",
+        "worker",
+        "--loglevel",
+        args.loglevel,
+        "--web-port",
+        str(settings.worker.web_port),
+        "--web-host",
+        settings.worker.web_host,
+    ]
     app.main()
     return 0
 
@@ -160,8 +188,14 @@ def _offline(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"input file {args.input} does not exist")
     settings = _settings(args)
     embedder = create_embedder(settings.embedder)
-    result = run_offline(read_messages(args.input), settings, embedder, since=args.since, until=args.until,
-                         progress=not args.no_progress)
+    result = run_offline(
+        read_messages(args.input),
+        settings,
+        embedder,
+        since=args.since,
+        until=args.until,
+        progress=not args.no_progress,
+    )
     write_jsonl(args.assignments, assignment_lines(result))
     write_jsonl(args.alerts, model_lines(result.alerts))
     if args.rejects:
@@ -185,7 +219,9 @@ def _replay(args: argparse.Namespace) -> int:
     ensure_topics(settings.kafka)
     if args.from_prefix:
         source = settings.kafka.model_copy(update={"topic_prefix": args.from_prefix})
-        stats = replay_topic_range(source, settings.kafka, args.since, args.until, progress=not args.no_progress)
+        stats = replay_topic_range(
+            source, settings.kafka, args.since, args.until, progress=not args.no_progress
+        )
     else:
         if args.file is None:
             raise ConfigurationError("give a FILE to replay, or --from-prefix to copy a topic's time range")

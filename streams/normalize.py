@@ -88,16 +88,19 @@ class TextNormalizer:
         cleaned = strip_boilerplate(text)
         if title:
             cleaned = f"{strip_boilerplate(title)}\n{cleaned}".strip()
-        if not _TOKEN.search(cleaned):
-            raise ArticleRejected(RejectReason.EMPTY_TEXT, "no words left after removing links, tags and emoji")
-        share = persian_share(cleaned)
+        # Checked after hazm, which drops characters (kashida 'ـ') that would otherwise count as words.
+        normalized = self._normalizer.normalize(cleaned).translate(_DIGITS)
+        lines = [line.strip() for line in normalized.splitlines() if line.strip()]
+        if not any(_TOKEN.search(line) for line in lines):
+            raise ArticleRejected(
+                RejectReason.EMPTY_TEXT, "no words left after removing links, tags and emoji"
+            )
+        share = persian_share(normalized)
         if share < self._min_persian_share:
             raise ArticleRejected(
                 RejectReason.NOT_PERSIAN,
                 f"only {share:.0%} of the letters are Persian (at least {self._min_persian_share:.0%} needed)",
             )
-        normalized = self._normalizer.normalize(cleaned).translate(_DIGITS)
-        lines = [line.strip() for line in normalized.splitlines() if line.strip()]
         headline = next((line for line in lines if len(_TOKEN.findall(line)) >= 3), lines[0])
         return NormalizedText(
             text=" ".join(lines),

@@ -46,11 +46,16 @@ def select_window(
             )
         except ArticleRejected as error:
             yield reject(
-                error.reason, error.message, message.raw, input_partition=message.partition,
+                error.reason,
+                error.message,
+                message.raw,
+                input_partition=message.partition,
                 input_offset=message.offset,
             )
             continue
-        if (since is None or article.published_at >= since) and (until is None or article.published_at < until):
+        if (since is None or article.published_at >= since) and (
+            until is None or article.published_at < until
+        ):
             yield message
 
 
@@ -91,21 +96,23 @@ def run_offline(
     bar.close()
 
     detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold)
-    story_at_offset: dict[int, str] = {}
-    for article in tqdm(sorted(embedded, key=canonical_order_key), desc="tracking", unit="article",
-                        disable=not progress):
+    # Keyed by position in ``embedded`` (input order): offsets need not be unique (InputMessage's default).
+    story_at_index: dict[int, str] = {}
+    tracking_order = sorted(range(len(embedded)), key=lambda index: canonical_order_key(embedded[index]))
+    for index in tqdm(tracking_order, desc="tracking", unit="article", disable=not progress):
+        article = embedded[index]
         tracked = detector.track(article)
         if tracked.rejection is not None:
             result.rejections.append(tracked.rejection)
         if tracked.assignment is not None:
-            story_at_offset[article.input_offset] = tracked.assignment.story_id
+            story_at_index[index] = tracked.assignment.story_id
         result.alerts.extend(tracked.alerts)
         for snapshot in tracked.snapshots:
             result.snapshots[snapshot.story_id] = snapshot
     # The assignments file lists accepted articles in input order.
-    for article in sorted(embedded, key=lambda item: item.input_offset):
-        if article.input_offset in story_at_offset:
-            result.assignments.append((article.id, story_at_offset[article.input_offset]))
+    for index, article in enumerate(embedded):
+        if index in story_at_index:
+            result.assignments.append((article.id, story_at_index[index]))
     result.rejections.sort(key=lambda rejection: rejection.input_offset or 0)
     return result
 

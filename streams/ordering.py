@@ -91,7 +91,10 @@ class ReorderBuffer(Generic[T]):
             times.append(self._partition_time[partition])
         # Partitions beyond the configured count (a topic that grew) count like the others.
         for partition, event_time in self._partition_time.items():
-            if partition >= self._partitions and now - self._partition_seen_at[partition] < self._idle_seconds:
+            if (
+                partition >= self._partitions
+                and now - self._partition_seen_at[partition] < self._idle_seconds
+            ):
                 times.append(event_time)
         if not times:
             return datetime.max.replace(tzinfo=self._heap[0].event_time.tzinfo) if self._heap else None

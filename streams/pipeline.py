@@ -45,7 +45,9 @@ class InputMessage:
 class ArticlePreparer:
     """Validates, normalizes and embeds a batch of input messages."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, normalizer: TextNormalizer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder, normalizer: TextNormalizer | None = None
+    ) -> None:
         self._settings = settings
         self._embedder = embedder
         self._normalizer = normalizer or TextNormalizer()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +19,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from streams.errors import ArticleRejected, RejectReason
 
 SCHEMA_VERSION = 1
+# The earliest ``published_at`` accepted: the Unix epoch, where Kafka message timestamps start.
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 # Fields of the input article the detector knows; anything else is kept in ``metadata``.
 _ARTICLE_FIELDS = ("id", "text", "published_at", "source", "title", "url")
 
@@ -41,7 +43,9 @@ class Article(_Record):
     source: str | None = None
     title: str | None = None
     url: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Unknown input fields, kept as they came")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Unknown input fields, kept as they came"
+    )
 
 
 class EmbeddedArticle(_Record):
@@ -106,7 +110,9 @@ class Score(_Record):
 class Alert(_Record):
     """An emerging-story alert, the product's output for newsrooms."""
 
-    alert_id: str = Field(description="Stable id: the same story crossing the same threshold gives the same id")
+    alert_id: str = Field(
+        description="Stable id: the same story crossing the same threshold gives the same id"
+    )
     type: Literal["emerging"]
     story_id: str
     at: AwareDatetime = Field(description="Event time (published_at) of the article that triggered the alert")
@@ -168,7 +174,9 @@ def reject(
 def parse_article(raw: bytes, *, max_bytes: int, max_text_chars: int) -> Article:
     """Decode and validate one input message, or raise ``ArticleRejected`` saying exactly what is wrong."""
     if len(raw) > max_bytes:
-        raise ArticleRejected(RejectReason.TOO_LARGE, f"message is {len(raw)} bytes, the limit is {max_bytes}")
+        raise ArticleRejected(
+            RejectReason.TOO_LARGE, f"message is {len(raw)} bytes, the limit is {max_bytes}"
+        )
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -177,13 +185,36 @@ def parse_article(raw: bytes, *, max_bytes: int, max_text_chars: int) -> Article
         ) from None
     try:
         payload = json.loads(decoded)
-    except (json.JSONDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:
+        # ValueError: JSONDecodeError, and integers longer than Python's int digit limit.
         raise ArticleRejected(RejectReason.MALFORMED_JSON, f"not valid JSON: {error}") from None
+    if "\\u" in decoded and _has_lone_surrogate(payload):
+        raise ArticleRejected(
+            RejectReason.INVALID_ENCODING, "a \\u escape encodes a lone UTF-16 surrogate (not a character)"
+        )
     if not isinstance(payload, dict):
         raise ArticleRejected(
             RejectReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(payload).__name__}"
         )
     return article_from_mapping(payload, max_text_chars=max_text_chars)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether a decoded JSON value holds a string that UTF-8 cannot encode (from a ``\\ud800`` escape)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def article_from_mapping(payload: dict[str, Any], *, max_text_chars: int) -> Article:
@@ -193,9 +224,13 @@ def article_from_mapping(payload: dict[str, Any], *, max_text_chars: int) -> Art
             raise ArticleRejected(RejectReason.MISSING_FIELD, f"required field '{name}' is missing")
     article_id, text, published = payload["id"], payload["text"], payload["published_at"]
     if not isinstance(article_id, str) or not article_id.strip() or len(article_id) > 512:
-        raise ArticleRejected(RejectReason.INVALID_FIELD, "'id' must be a non-empty string of at most 512 chars")
+        raise ArticleRejected(
+            RejectReason.INVALID_FIELD, "'id' must be a non-empty string of at most 512 chars"
+        )
     if not isinstance(text, str):
-        raise ArticleRejected(RejectReason.INVALID_FIELD, f"'text' must be a string, got {type(text).__name__}")
+        raise ArticleRejected(
+            RejectReason.INVALID_FIELD, f"'text' must be a string, got {type(text).__name__}"
+        )
     if not text.strip():
         raise ArticleRejected(RejectReason.EMPTY_TEXT, "'text' is empty")
     if len(text) > max_text_chars:
@@ -227,5 +262,10 @@ def parse_timestamp(value: object) -> datetime:
         raise ArticleRejected(
             RejectReason.INVALID_TIMESTAMP,
             f"'published_at' has no UTC offset: {value[:64]!r} (write e.g. 2026-03-02T10:00:00+03:30)",
+        )
+    if parsed < EARLIEST_TIMESTAMP:
+        # Kafka timestamps start at the epoch, and event-time arithmetic near year 1 overflows.
+        raise ArticleRejected(
+            RejectReason.INVALID_TIMESTAMP, f"'published_at' is before 1970-01-01T00:00:00Z: {value[:64]!r}"
         )
     return parsed

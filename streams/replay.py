@@ -27,6 +27,9 @@ class ReplayItem:
     raw: bytes
     key: bytes | None
     published_at: datetime | None
+    # Kafka timestamp: published_at, or for an unreadable message that of the readable one before it,
+    # so every partition stays in time order and offsets-for-times finds ranges correctly.
+    timestamp: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +48,12 @@ def replay_items(messages: Iterable[InputMessage]) -> list[ReplayItem]:
         if published is not None:
             last = published
         sort_time = published or last or datetime.min.replace(tzinfo=UTC)
-        keyed.append(((sort_time, key.decode() if key and published else "", index),
-                      ReplayItem(message.raw, key, published)))
+        keyed.append(
+            (
+                (sort_time, key.decode() if key and published else "", index),
+                ReplayItem(message.raw, key, published, published or last),
+            )
+        )
     keyed.sort(key=lambda pair: pair[0])
     return [item for _, item in keyed]
 
@@ -98,7 +105,7 @@ def replay_file(
                 wait = due - (time.monotonic() - started)
                 if wait > 0:
                     sleep(wait)
-            timestamp_ms = int(item.published_at.timestamp() * 1000) if item.published_at else None
+            timestamp_ms = int(item.timestamp.timestamp() * 1000) if item.timestamp else None
             client.send(topic, value=item.raw, key=item.key, timestamp_ms=timestamp_ms)
         client.flush()
     finally:
@@ -119,14 +126,20 @@ def replay_topic_range(
 
     source_topic = TopicNames.from_prefix(source.topic_prefix).articles
     target_topic = TopicNames.from_prefix(target.topic_prefix).articles
-    consumer = KafkaConsumer(**client_options(source), enable_auto_commit=False, group_id=None,
-                             fetch_max_bytes=source.max_message_bytes + 1024 * 1024,
-                             max_partition_fetch_bytes=source.max_message_bytes + 1024 * 1024)
+    consumer = KafkaConsumer(
+        **client_options(source),
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_bytes=source.max_message_bytes + 1024 * 1024,
+        max_partition_fetch_bytes=source.max_message_bytes + 1024 * 1024,
+    )
     client = producer(target)
     started = time.monotonic()
     sent = 0
     try:
-        partitions = [TopicPartition(source_topic, p) for p in sorted(consumer.partitions_for_topic(source_topic))]
+        partitions = [
+            TopicPartition(source_topic, p) for p in sorted(consumer.partitions_for_topic(source_topic))
+        ]
         consumer.assign(partitions)
         start = _offsets_at(consumer, partitions, since, default=consumer.beginning_offsets(partitions))
         end = _offsets_at(consumer, partitions, until, default=consumer.end_offsets(partitions))
@@ -140,8 +153,13 @@ def replay_topic_range(
                 for record in records:
                     if tp not in remaining or record.offset >= end[tp]:
                         continue
-                    client.send(target_topic, value=record.value, key=record.key,
-                                timestamp_ms=record.timestamp, partition=tp.partition)
+                    client.send(
+                        target_topic,
+                        value=record.value,
+                        key=record.key,
+                        timestamp_ms=record.timestamp,
+                        partition=tp.partition,
+                    )
                     sent += 1
                     bar.update(1)
                     if record.offset + 1 >= end[tp]:
@@ -154,7 +172,9 @@ def replay_topic_range(
     return ReplayStats(sent=sent, seconds=time.monotonic() - started)
 
 
-def _offsets_at(consumer: Any, partitions: list[Any], when: datetime | None, default: dict[Any, int]) -> dict[Any, int]:
+def _offsets_at(
+    consumer: Any, partitions: list[Any], when: datetime | None, default: dict[Any, int]
+) -> dict[Any, int]:
     """First offset at or after ``when`` per partition (the end offset when nothing is that late)."""
     if when is None:
         return dict(default)

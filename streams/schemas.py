@@ -6,7 +6,15 @@ import json
 
 from pydantic import BaseModel
 
-from streams.records import SCHEMA_VERSION, Alert, Article, Assignment, EmbeddedArticle, Rejection, StorySnapshot
+from streams.records import (
+    SCHEMA_VERSION,
+    Alert,
+    Article,
+    Assignment,
+    EmbeddedArticle,
+    Rejection,
+    StorySnapshot,
+)
 
 WIRE_RECORDS: dict[str, type[BaseModel]] = {
     "article": Article,

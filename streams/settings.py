@@ -59,9 +59,12 @@ class TrackerSettings(_Section):
     """Online story clustering."""
 
     similarity_threshold: float | None = Field(
-        default=None, description="Cosine to a story centroid needed to join it; unset: the embedder's default"
+        default=None,
+        description="Cosine to a story centroid needed to join it; unset: the embedder's default",
     )
-    window_hours: float = Field(default=24.0, gt=0, description="A story that got nothing for this long closes")
+    window_hours: float = Field(
+        default=24.0, gt=0, description="A story that got nothing for this long closes"
+    )
     reorder_idle_seconds: float = Field(
         default=5.0,
         gt=0,

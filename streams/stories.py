@@ -66,7 +66,9 @@ class Placement:
 class StoryTracker:
     """Assigns articles to stories in the order it is given them (the caller fixes that order)."""
 
-    def __init__(self, dimension: int, threshold: float, window: timedelta, initial_capacity: int = 1024) -> None:
+    def __init__(
+        self, dimension: int, threshold: float, window: timedelta, initial_capacity: int = 1024
+    ) -> None:
         self._dimension = dimension
         self._threshold = threshold
         self._window = window

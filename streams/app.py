@@ -2,8 +2,8 @@
 
 Topology::
 
-    articles (N partitions) --prepare_articles--> articles.embedded (1 partition) --track_stories--> assignments,
-                                \\-> articles.rejected                                           stories, alerts
+    articles (N partitions) --prepare_articles--> articles.embedded (1 partition) --track_stories-->
+        \\-> articles.rejected                            assignments, stories, alerts, articles.rejected
 
 ``prepare_articles`` is stateless and scales out with more workers and partitions; ``track_stories`` is the
 single owner of the global story view. CPU work (normalization, embedding) runs in a worker thread so the
@@ -16,6 +16,7 @@ environment (``STREAMS_*``); ``python -m streams worker`` does the same after cr
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 from collections.abc import Callable
@@ -154,7 +155,7 @@ def create_app(
     async def prepare_articles(stream: faust.StreamT[bytes]) -> None:
         preparer = await stages.preparer()
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(
+        async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
             settings.worker.embed_batch_size, within=settings.worker.embed_batch_seconds
         ):
             messages = [
@@ -189,7 +190,7 @@ def create_app(
             for result in track(released):
                 await emit(result)
 
-    @app.timer(interval=1.0, name="release_idle_partitions")
+    @app.timer(interval=1.0, name="release_idle_partitions")  # type: ignore[untyped-decorator]
     async def release_idle_partitions() -> None:
         for result in track(stages.buffer.release_idle()):
             await emit(result)
@@ -198,14 +199,13 @@ def create_app(
     return app
 
 
-_app: faust.App | None = None
+@functools.cache
+def _app_from_environment() -> faust.App:
+    return create_app()
 
 
 def __getattr__(name: str) -> Any:
     # ``faust -A streams.app`` looks up ``app`` here; build it only then, from the environment.
-    global _app
     if name == "app":
-        if _app is None:
-            _app = create_app()
-        return _app
+        return _app_from_environment()
     raise AttributeError(name)

@@ -203,8 +203,8 @@ def _offline(args: argparse.Namespace) -> int:
     if args.stories:
         write_jsonl(args.stories, model_lines(result.snapshots[key] for key in sorted(result.snapshots)))
     print(
-        f"{len(result.assignments)} articles in {len(result.snapshots)} stories, {len(result.alerts)} alerts, "
-        f"{len(result.rejections)} rejected",
+        f"{len(result.assignments)} articles in {len(result.snapshots)} stories, "
+        f"{len(result.alerts)} alerts, {len(result.rejections)} rejected",
         file=sys.stderr,
     )
     return 0

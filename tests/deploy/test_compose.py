@@ -1,0 +1,384 @@
+"""Static checks of the container deployment: docker-compose.yml, deploy/Dockerfile, .env.example.
+
+No Docker engine and no network: the files are parsed and checked against the code they drive (the
+command line parser and the Settings model), so a renamed command or setting fails here, not at `up`.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import fnmatch
+import importlib.metadata
+import importlib.util
+import json
+import re
+import shlex
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from dotenv import dotenv_values
+
+from streams.cli import build_parser
+from streams.settings import KafkaSettings, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+STREAMS_SERVICES = ("topics", "worker", "replay", "alerts")
+EXPECTED_COMMANDS = {"topics": "topics", "worker": "worker", "replay": "replay", "alerts": "alerts"}
+STREAMS_VAR = re.compile(r"\bSTREAMS_[A-Z0-9_]+")
+
+
+# ---------------------------------------------------------------- loading
+
+
+@cache
+def compose() -> dict[str, Any]:
+    # safe_load resolves the YAML merge keys (<<: *streams) that compose also resolves.
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return compose()["services"]
+
+
+@cache
+def env_example_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("env_example", ROOT / "deploy" / "compose" / "env_example.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def setting_names() -> frozenset[str]:
+    return frozenset(env_example_module().env_names())
+
+
+def walk_settings(model: Any = Settings, prefix: str = "STREAMS_") -> set[str]:
+    """Independent of the generator: every leaf field of Settings as an environment variable name."""
+    names = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            names |= walk_settings(annotation, f"{prefix}{name.upper()}__")
+        else:
+            names.add(prefix + name.upper())
+    return names
+
+
+@cache
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+    lines = [line for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+             if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    instructions = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, rest = line.strip().partition(" ")
+            instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def instructions(keyword: str) -> list[str]:
+    return [rest for name, rest in dockerfile() if name == keyword]
+
+
+def dockerfile_env() -> dict[str, str]:
+    env = {}
+    for rest in instructions("ENV"):
+        for token in shlex.split(rest):
+            key, _, value = token.partition("=")
+            env[key] = value
+    return env
+
+
+def env_example_names() -> list[str]:
+    """Every STREAMS_ assignment in .env.example, active or commented out (unset by default)."""
+    pattern = re.compile(r"^(?:#\s*)?(STREAMS_[A-Z0-9_]+)=", re.MULTILINE)
+    return pattern.findall(ENV_EXAMPLE.read_text(encoding="utf-8"))
+
+
+def parse_command(argv: list[str]) -> Any:
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as error:
+        pytest.fail(f"`python -m streams {shlex.join(argv)}` is not a valid command line (exit {error.code})")
+
+
+def clear_streams_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("STREAMS_"):
+            monkeypatch.delenv(key)
+
+
+# ---------------------------------------------------------------- compose: structure
+
+
+def test_compose_has_the_expected_services_and_no_version_key() -> None:
+    assert "version" not in compose(), "the compose spec has no top-level version key"
+    assert set(services()) >= {"kafka", "topics", "worker", "prometheus", "grafana", "replay", "alerts"}
+
+
+def test_every_image_is_pinned() -> None:
+    for name, service in services().items():
+        image = service.get("image")
+        assert image, f"service {name} names no image"
+        assert "${" not in image, f"service {name}: image {image} is not a literal"
+        if "@sha256:" in image:
+            continue
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"service {name}: image {image} has no tag"
+        assert tag != "latest", f"service {name}: image {image} is not pinned"
+    for source in instructions("FROM"):
+        image = source.split()[0]
+        assert ":" in image and not image.endswith(":latest"), f"Dockerfile base {image} is not pinned"
+        assert image == "python:3.12-slim-bookworm"
+
+
+def test_kafka_is_the_official_image_pinned_to_a_release() -> None:
+    assert re.fullmatch(r"apache/kafka:\d+\.\d+\.\d+", services()["kafka"]["image"])
+
+
+def test_worker_builds_from_deploy_dockerfile_and_shares_its_image() -> None:
+    worker = services()["worker"]
+    build = worker["build"]
+    assert (ROOT / build["context"]).resolve() == ROOT
+    assert (ROOT / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+    for name in STREAMS_SERVICES:
+        assert services()[name]["image"] == worker["image"], f"{name} does not run the worker's image"
+        assert "entrypoint" not in services()[name], f"{name} overrides the image's entrypoint"
+
+
+def test_streams_commands_are_valid_cli_invocations() -> None:
+    for name, expected in EXPECTED_COMMANDS.items():
+        command = services()[name]["command"]
+        assert isinstance(command, list), f"{name}: give the command as a list (no shell splitting)"
+        args = parse_command(command)
+        assert args.command == expected, f"{name} runs `{args.command}`, expected `{expected}`"
+
+
+def test_replay_plays_the_bundled_sample_paced_and_alerts_follow() -> None:
+    replay = parse_command(services()["replay"]["command"])
+    assert replay.speed == 3600
+    # The image copies samples/ to /app/samples/: the file must exist in the repository.
+    assert str(replay.file).startswith("/app/")
+    assert (ROOT / Path(str(replay.file)).relative_to("/app")).is_file()
+    assert parse_command(services()["alerts"]["command"]).follow is True
+
+
+def test_service_order_and_profiles() -> None:
+    s = services()
+    assert s["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert s["worker"]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    for name in ("replay", "alerts"):
+        assert s[name]["profiles"] == ["replay"]
+        assert s[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    for name in ("prometheus", "grafana"):
+        assert s[name]["profiles"] == ["monitoring"]
+    for name in ("kafka", "topics", "worker"):
+        assert "profiles" not in s[name], f"{name} must start with a plain `docker compose up`"
+    assert s["worker"]["restart"] == "unless-stopped"
+    assert s["topics"]["restart"] == "no"
+
+
+def test_worker_environment_and_port() -> None:
+    worker = services()["worker"]
+    assert {"path": ".env", "required": False} in worker["env_file"]
+    assert worker["environment"]["STREAMS_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert "127.0.0.1:6066:6066" in worker["ports"]
+    # The image's healthcheck probes the worker; the one-shot and CLI services turn it off.
+    for name in ("topics", "replay", "alerts"):
+        assert services()[name]["healthcheck"] == {"disable": True}
+
+
+def test_compose_environment_is_accepted_by_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in STREAMS_SERVICES:
+        clear_streams_env(monkeypatch)
+        for key, value in services()[name]["environment"].items():
+            monkeypatch.setenv(key, str(value))
+        settings = Settings()
+        assert settings.kafka.bootstrap_servers == "kafka:9092"
+        assert settings.worker.web_host == "0.0.0.0"
+
+
+def test_kafka_service_is_a_single_kraft_node() -> None:
+    kafka = services()["kafka"]
+    env = {key: str(value) for key, value in kafka["environment"].items()}
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
+    listeners = env["KAFKA_LISTENERS"].split(",")
+    assert {"PLAINTEXT://:9092", "CONTROLLER://:9093", "EXTERNAL://:29092"} <= set(listeners)
+    assert set(env["KAFKA_ADVERTISED_LISTENERS"].split(",")) == {"PLAINTEXT://kafka:9092", "EXTERNAL://localhost:29092"}
+    protocol_map = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(protocol_map) == {"PLAINTEXT", "CONTROLLER", "EXTERNAL"}
+    for key in ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"):
+        assert env[key] == "1"
+    # KRaft storage is formatted with CLUSTER_ID: a UUID, 16 bytes in unpadded base64url.
+    assert len(base64.urlsafe_b64decode(env["CLUSTER_ID"] + "==")) == 16
+    # The broker must accept the largest message the pipeline sends (topics.py: max_message_bytes + 1 MiB).
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= KafkaSettings().max_message_bytes + 1024 * 1024
+    assert any("29092:29092" in str(port) for port in kafka["ports"])
+    assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_named_volumes_are_declared() -> None:
+    declared = set(compose().get("volumes") or {})
+    assert any(str(v).startswith("kafka-data:") for v in services()["kafka"]["volumes"])
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":", 1)[0]
+            if not source.startswith((".", "/", "~")):
+                assert source in declared, f"service {name} uses undeclared volume {source}"
+
+
+def test_monitoring_mounts_point_into_deploy() -> None:
+    prometheus = [str(v) for v in services()["prometheus"]["volumes"]]
+    assert any(v.startswith("./deploy/prometheus/prometheus.yml:") and v.endswith(":ro") for v in prometheus)
+    assert any(v.startswith("./deploy/prometheus/rules") and v.endswith(":ro") for v in prometheus)
+    grafana = [str(v) for v in services()["grafana"]["volumes"]]
+    assert any(v.startswith("./deploy/grafana/provisioning:") for v in grafana)
+    assert any(v.startswith("./deploy/grafana/dashboards:") for v in grafana)
+
+
+# ---------------------------------------------------------------- settings names
+
+
+def test_generator_walks_every_setting() -> None:
+    assert setting_names() == walk_settings()
+    assert "STREAMS_KAFKA__BOOTSTRAP_SERVERS" in setting_names()
+
+
+def test_every_streams_variable_used_is_a_real_setting() -> None:
+    for path in (COMPOSE, DOCKERFILE, ENV_EXAMPLE):
+        unknown = set(STREAMS_VAR.findall(path.read_text(encoding="utf-8"))) - setting_names()
+        assert not unknown, f"{path.name} uses settings that streams/settings.py does not have: {sorted(unknown)}"
+
+
+def test_env_example_lists_every_setting_once() -> None:
+    names = env_example_names()
+    missing = setting_names() - set(names)
+    assert not missing, f".env.example lacks {sorted(missing)}; run: python deploy/compose/env_example.py"
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    assert not duplicated, f".env.example sets {duplicated} more than once"
+
+
+def test_env_example_is_generated_from_settings() -> None:
+    expected = env_example_module().render()
+    assert ENV_EXAMPLE.read_text(encoding="utf-8") == expected, (
+        ".env.example is out of date; run: python deploy/compose/env_example.py"
+    )
+
+
+def test_env_example_values_are_the_defaults_and_secrets_are_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_streams_env(monkeypatch)
+    defaults = Settings()
+    values = {key: value for key, value in dotenv_values(ENV_EXAMPLE).items() if value is not None}
+    for setting in env_example_module().iter_settings():
+        if setting.secret:
+            assert not values.get(setting.env), f"{setting.env} is a secret: leave it empty"
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == defaults, "copying .env.example to .env must not change any setting"
+
+
+# ---------------------------------------------------------------- Dockerfile
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    users = instructions("USER")
+    assert users, "the Dockerfile has no USER"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    assert user == "10001"
+
+
+def test_dockerfile_downloads_no_model() -> None:
+    env = dockerfile_env()
+    assert env.get("HF_HUB_OFFLINE") == "1"
+    assert env.get("TRANSFORMERS_OFFLINE") == "1"
+    download = re.compile(
+        r"huggingface-cli|hf download|snapshot_download|hf_hub_download|from_pretrained|SentenceTransformer\(|"
+        r"\bwget\b|\bcurl\b|https?://",
+        re.IGNORECASE,
+    )
+    for rest in instructions("RUN") + instructions("ADD"):
+        assert not download.search(rest), f"the Dockerfile fetches something at build time: RUN {rest}"
+    assert not instructions("ADD")
+
+
+def test_dockerfile_layout_entrypoint_and_healthcheck() -> None:
+    assert len(instructions("FROM")) >= 2, "expected a multi-stage build"
+    assert instructions("WORKDIR")[-1] == "/app"
+    copies = " ".join(instructions("COPY"))
+    for source in ("requirements.lock", "streams", "samples", "schemas"):
+        assert re.search(rf"(^|\s){re.escape(source)}(\s|$)", copies), f"the image does not copy {source}"
+    assert any("pip install --no-cache-dir -r requirements.lock" in rest for rest in instructions("RUN"))
+    assert any("pip install --no-cache-dir --no-deps ." in rest for rest in instructions("RUN"))
+    assert json.loads(instructions("ENTRYPOINT")[-1]) == ["python", "-m", "streams"]
+    command = json.loads(instructions("CMD")[-1])
+    assert parse_command(command).command == "worker"
+    assert "6066" in instructions("EXPOSE")[-1].split()
+    assert dockerfile_env()["STREAMS_WORKER__WEB_HOST"] == "0.0.0.0"
+
+    healthcheck = instructions("HEALTHCHECK")[-1]
+    probe = json.loads(healthcheck[healthcheck.index("CMD") + 3 :].strip())
+    assert probe[:2] == ["python", "-c"]
+    ast.parse(probe[2])  # the one-liner is valid Python
+    assert "urllib" in probe[2]
+
+
+def test_dockerignore_keeps_the_build_inputs_and_drops_secrets() -> None:
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def ignored(name: str) -> bool:
+        verdict = False
+        for pattern in patterns:
+            negate = pattern.startswith("!")
+            if fnmatch.fnmatch(name, pattern.lstrip("!").rstrip("/")):
+                verdict = not negate
+        return verdict
+
+    for needed in ("requirements.lock", "pyproject.toml", "README.md", "streams", "samples", "schemas"):
+        assert not ignored(needed), f".dockerignore drops {needed}, which the image needs"
+    for dropped in (".env", ".venv", ".git"):
+        assert ignored(dropped), f".dockerignore should drop {dropped}"
+
+
+# ---------------------------------------------------------------- compose-spec schema (when installed)
+
+
+def _installed_compose_schema() -> Path | None:
+    """A compose-spec JSON schema shipped by an installed package, if any. Nothing is downloaded."""
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or ():
+            name = file.name.lower()
+            if name.endswith(".json") and "compose" in name and ("spec" in name or "schema" in name):
+                return Path(str(dist.locate_file(file)))
+    return None
+
+
+def test_compose_file_matches_the_compose_spec_schema() -> None:
+    schema_path = _installed_compose_schema()
+    if schema_path is None:
+        pytest.skip("no compose-spec JSON schema is installed in this environment; structure checked above")
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    jsonschema.validate(compose(), schema)

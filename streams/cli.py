@@ -216,6 +216,16 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.topics import ensure_topics
 
     settings = _settings(args)
+    if not args.from_prefix:
+        # Usage errors first: they need no broker.
+        if args.file is None:
+            raise ConfigurationError("give a FILE to replay, or --from-prefix to copy a topic's time range")
+        if not args.file.exists():
+            raise ConfigurationError(f"file {args.file} does not exist")
+        if args.speed is None and not args.max_rate:
+            raise ConfigurationError("choose a pace: --speed N (event seconds per second) or --max-rate")
+        if args.speed is not None and args.speed <= 0:
+            raise ConfigurationError("--speed must be positive")
     ensure_topics(settings.kafka)
     if args.from_prefix:
         source = settings.kafka.model_copy(update={"topic_prefix": args.from_prefix})
@@ -223,12 +233,6 @@ def _replay(args: argparse.Namespace) -> int:
             source, settings.kafka, args.since, args.until, progress=not args.no_progress
         )
     else:
-        if args.file is None:
-            raise ConfigurationError("give a FILE to replay, or --from-prefix to copy a topic's time range")
-        if args.speed is None and not args.max_rate:
-            raise ConfigurationError("choose a pace: --speed N (event seconds per second) or --max-rate")
-        if args.speed is not None and args.speed <= 0:
-            raise ConfigurationError("--speed must be positive")
         items = replay_items(read_messages(args.file))
         stats = replay_file(items, settings.kafka, args.speed, progress=not args.no_progress)
     print(f"sent {stats.sent} messages in {stats.seconds:.1f}s", file=sys.stderr)

@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -65,7 +66,8 @@ class E5Embedder:
 
     name = "e5:multilingual-e5-small-q4"
     dimension = 384
-    # e5 cosines crowd into 0.7-1.0; a first calibration on the bundled sample (issue 3 calibrates on real data).
+    # e5 cosines crowd into 0.7-1.0; a first calibration on the bundled sample (issue 3 calibrates on real
+    # data).
     default_threshold = 0.92
 
     def embed(self, texts: Sequence[str]) -> Matrix:
@@ -136,7 +138,7 @@ class HashingEmbedder:
         matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             words = text.split()
-            features = Counter(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+            features = Counter(words + [f"{a} {b}" for a, b in pairwise(words)])
             for feature, count in features.items():
                 matrix[row, self._bucket(feature)] += 1.0 + np.log(count)
         return _unit_rows(matrix)

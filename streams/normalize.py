@@ -71,7 +71,8 @@ def strip_boilerplate(text: str) -> str:
 
 def persian_share(text: str) -> float:
     """Share of Persian-script letters among the Persian and Latin letters of ``text`` (0 when none)."""
-    persian = len(_PERSIAN_LETTER.findall(text))
+    # The Arabic block also holds digits and punctuation (۱۲۳، ؟): only letters count.
+    persian = sum(1 for char in _PERSIAN_LETTER.findall(text) if char.isalpha())
     latin = len(_LATIN_LETTER.findall(text))
     return persian / (persian + latin) if persian + latin else 0.0
 
@@ -99,7 +100,8 @@ class TextNormalizer:
         if share < self._min_persian_share:
             raise ArticleRejected(
                 RejectReason.NOT_PERSIAN,
-                f"only {share:.0%} of the letters are Persian (at least {self._min_persian_share:.0%} needed)",
+                f"only {share:.0%} of the letters are Persian "
+                f"(at least {self._min_persian_share:.0%} needed)",
             )
         headline = next((line for line in lines if len(_TOKEN.findall(line)) >= 3), lines[0])
         return NormalizedText(

@@ -12,14 +12,13 @@ from typing import IO
 from tqdm import tqdm
 
 from streams.embedding import Embedder
-from streams.errors import ArticleRejected
 from streams.pipeline import (
     ArticlePreparer,
     InputMessage,
     StoryDetector,
     canonical_order_key,
 )
-from streams.records import Alert, EmbeddedArticle, Rejection, StorySnapshot, parse_article, reject
+from streams.records import Alert, EmbeddedArticle, Rejection, StorySnapshot, peek_published_at
 from streams.settings import Settings
 
 
@@ -34,27 +33,14 @@ class OfflineResult:
 
 
 def select_window(
-    messages: Iterable[InputMessage], settings: Settings, since: datetime | None, until: datetime | None
-) -> Iterator[InputMessage | Rejection]:
-    """Messages whose ``published_at`` is in [since, until); unreadable messages become rejections."""
+    messages: Iterable[InputMessage], since: datetime | None, until: datetime | None
+) -> Iterator[InputMessage]:
+    """Messages whose ``published_at`` is in [since, until), and those without a readable one (so that
+    every unreadable line still gets its rejection)."""
     for message in messages:
-        try:
-            article = parse_article(
-                message.raw,
-                max_bytes=settings.kafka.max_message_bytes,
-                max_text_chars=settings.worker.max_text_chars,
-            )
-        except ArticleRejected as error:
-            yield reject(
-                error.reason,
-                error.message,
-                message.raw,
-                input_partition=message.partition,
-                input_offset=message.offset,
-            )
-            continue
-        if (since is None or article.published_at >= since) and (
-            until is None or article.published_at < until
+        published = peek_published_at(message.raw) if since or until else None
+        if published is None or (
+            (since is None or published >= since) and (until is None or published < until)
         ):
             yield message
 
@@ -72,7 +58,7 @@ def run_offline(
     preparer = ArticlePreparer(settings, embedder)
     embedded: list[EmbeddedArticle] = []
     batch: list[InputMessage] = []
-    selected = list(select_window(messages, settings, since, until))
+    selected = list(select_window(messages, since, until))
     bar = tqdm(total=len(selected), desc="embedding", unit="article", disable=not progress)
 
     def flush() -> None:
@@ -85,10 +71,6 @@ def run_offline(
         batch.clear()
 
     for item in selected:
-        if isinstance(item, Rejection):
-            result.rejections.append(item)
-            bar.update(1)
-            continue
         batch.append(item)
         if len(batch) >= settings.embedder.batch_size:
             flush()

@@ -16,20 +16,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
 
 
 @dataclass(order=True)
-class _Pending(Generic[T]):
+class _Pending[T]:
     event_time: datetime
     key: str
     sequence: int
     item: T = field(compare=False)
 
 
-class ReorderBuffer(Generic[T]):
+class ReorderBuffer[T]:
     """Holds items until the event-time watermark of all input partitions has passed them."""
 
     def __init__(
@@ -46,7 +43,8 @@ class ReorderBuffer(Generic[T]):
         self._partition_time: dict[int, datetime] = {}
         self._partition_seen_at: dict[int, float] = {}
         self._started_at = wall_clock()
-        self._released_until: datetime | None = None
+        # (event_time, key) of the last released item: anything that sorts before it comes too late.
+        self._released_until: tuple[datetime, str] | None = None
         self._late = 0
 
     def __len__(self) -> int:
@@ -64,7 +62,7 @@ class ReorderBuffer(Generic[T]):
         previous = self._partition_time.get(partition)
         if previous is None or event_time > previous:
             self._partition_time[partition] = event_time
-        if self._released_until is not None and event_time < self._released_until:
+        if self._released_until is not None and (event_time, key) < self._released_until:
             # Later than the watermark already released: process now rather than never.
             self._late += 1
             return [item]
@@ -105,6 +103,6 @@ class ReorderBuffer(Generic[T]):
         # Strictly older than the watermark: a partition may still deliver another item at that instant.
         while self._heap and (everything or (watermark is not None and self._heap[0].event_time < watermark)):
             pending = heapq.heappop(self._heap)
-            self._released_until = pending.event_time
+            self._released_until = (pending.event_time, pending.key)
             released.append(pending.item)
         return released

@@ -27,6 +27,7 @@ from streams.records import (
     Rejection,
     StorySnapshot,
     parse_article,
+    peek_article_id,
     reject,
 )
 from streams.settings import Settings
@@ -56,6 +57,11 @@ class ArticlePreparer:
     def embedder(self) -> Embedder:
         return self._embedder
 
+    @staticmethod
+    def _peek_id(reason: RejectReason, raw: bytes) -> str | None:
+        # An oversized message is not parsed at all: that is what the limit protects.
+        return None if reason is RejectReason.TOO_LARGE else peek_article_id(raw)
+
     def prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
         """One result per message, in order: an embedded article or the reason it was refused."""
         results: list[EmbeddedArticle | Rejection | None] = [None] * len(messages)
@@ -74,7 +80,7 @@ class ArticlePreparer:
                     error.reason,
                     error.message,
                     message.raw,
-                    article_id=article.id if article else None,
+                    article_id=article.id if article else self._peek_id(error.reason, message.raw),
                     at=article.published_at if article else None,
                     input_partition=message.partition,
                     input_offset=message.offset,

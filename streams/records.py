@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -248,6 +248,28 @@ def article_from_mapping(payload: dict[str, Any], *, max_text_chars: int) -> Art
     return Article(id=article_id, text=text, published_at=published_at, metadata=metadata, **optional)
 
 
+def _peek(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def peek_published_at(raw: bytes) -> datetime | None:
+    """The message's valid ``published_at`` if it has one, even when the rest of it is invalid."""
+    try:
+        return parse_timestamp(_peek(raw).get("published_at"))
+    except ArticleRejected:
+        return None
+
+
+def peek_article_id(raw: bytes) -> str | None:
+    """The message's ``id`` if it is a string, even when the rest of it is invalid (for dead letters)."""
+    article_id = _peek(raw).get("id")
+    return article_id[:512] if isinstance(article_id, str) and article_id else None
+
+
 def parse_timestamp(value: object) -> datetime:
     """ISO-8601 with an explicit offset; naive times are refused because they are ambiguous."""
     if not isinstance(value, str):
@@ -258,10 +280,16 @@ def parse_timestamp(value: object) -> datetime:
         raise ArticleRejected(
             RejectReason.INVALID_TIMESTAMP, f"'published_at' is not ISO-8601: {value[:64]!r}"
         ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    offset = parsed.utcoffset()
+    if offset is None:
         raise ArticleRejected(
             RejectReason.INVALID_TIMESTAMP,
             f"'published_at' has no UTC offset: {value[:64]!r} (write e.g. 2026-03-02T10:00:00+03:30)",
+        )
+    if offset % timedelta(minutes=1):
+        # Python parses "+03:30:15", but RFC 3339 and the wire format (pydantic) only know whole minutes.
+        raise ArticleRejected(
+            RejectReason.INVALID_TIMESTAMP, f"'published_at' has an offset with seconds: {value[:64]!r}"
         )
     if parsed < EARLIEST_TIMESTAMP:
         # Kafka timestamps start at the epoch, and event-time arithmetic near year 1 overflows.

@@ -15,9 +15,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from streams.errors import ArticleRejected
 from streams.pipeline import InputMessage
-from streams.records import parse_timestamp
+from streams.records import peek_published_at
 from streams.settings import KafkaSettings
 from streams.topics import TopicNames, client_options
 
@@ -63,14 +62,9 @@ def _key_and_time(raw: bytes) -> tuple[bytes | None, datetime | None]:
         payload = json.loads(raw)
     except (ValueError, RecursionError):
         return None, None
-    if not isinstance(payload, dict):
-        return None, None
-    article_id = payload.get("id")
+    article_id = payload.get("id") if isinstance(payload, dict) else None
     key = article_id.encode("utf-8") if isinstance(article_id, str) and article_id else None
-    try:
-        return key, parse_timestamp(payload.get("published_at"))
-    except ArticleRejected:
-        return key, None
+    return key, peek_published_at(raw)
 
 
 def producer(settings: KafkaSettings) -> Any:

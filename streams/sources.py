@@ -10,7 +10,8 @@ from streams.pipeline import InputMessage
 
 
 def read_messages(path: Path) -> Iterator[InputMessage]:
-    """Every non-blank line as the raw bytes a producer would send; ``offset`` is the line number (1-based)."""
+    """Every non-blank line as the raw bytes a producer would send; ``offset`` is its line number
+    (1-based)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):

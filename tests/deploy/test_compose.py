@@ -12,8 +12,10 @@ import fnmatch
 import importlib.metadata
 import importlib.util
 import json
+import os
 import re
 import shlex
+import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -54,9 +56,12 @@ def services() -> dict[str, dict[str, Any]]:
 
 @cache
 def env_example_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("env_example", ROOT / "deploy" / "compose" / "env_example.py")
+    spec = importlib.util.spec_from_file_location(
+        "env_example", ROOT / "deploy" / "compose" / "env_example.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve string annotations through sys.modules
     spec.loader.exec_module(module)
     return module
 
@@ -81,8 +86,11 @@ def walk_settings(model: Any = Settings, prefix: str = "STREAMS_") -> set[str]:
 @cache
 def dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
-    lines = [line for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
-             if not line.lstrip().startswith("#")]
+    lines = [
+        line
+        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
     joined = re.sub(r"\\\n", " ", "\n".join(lines))
     instructions = []
     for line in joined.splitlines():
@@ -119,8 +127,6 @@ def parse_command(argv: list[str]) -> Any:
 
 
 def clear_streams_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     for key in list(os.environ):
         if key.startswith("STREAMS_"):
             monkeypatch.delenv(key)
@@ -223,7 +229,10 @@ def test_kafka_service_is_a_single_kraft_node() -> None:
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
     listeners = env["KAFKA_LISTENERS"].split(",")
     assert {"PLAINTEXT://:9092", "CONTROLLER://:9093", "EXTERNAL://:29092"} <= set(listeners)
-    assert set(env["KAFKA_ADVERTISED_LISTENERS"].split(",")) == {"PLAINTEXT://kafka:9092", "EXTERNAL://localhost:29092"}
+    assert set(env["KAFKA_ADVERTISED_LISTENERS"].split(",")) == {
+        "PLAINTEXT://kafka:9092",
+        "EXTERNAL://localhost:29092",
+    }
     protocol_map = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     assert set(protocol_map) == {"PLAINTEXT", "CONTROLLER", "EXTERNAL"}
     for key in ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"):
@@ -266,7 +275,9 @@ def test_generator_walks_every_setting() -> None:
 def test_every_streams_variable_used_is_a_real_setting() -> None:
     for path in (COMPOSE, DOCKERFILE, ENV_EXAMPLE):
         unknown = set(STREAMS_VAR.findall(path.read_text(encoding="utf-8"))) - setting_names()
-        assert not unknown, f"{path.name} uses settings that streams/settings.py does not have: {sorted(unknown)}"
+        assert not unknown, (
+            f"{path.name} uses settings that streams/settings.py does not have: {sorted(unknown)}"
+        )
 
 
 def test_env_example_lists_every_setting_once() -> None:
@@ -312,8 +323,8 @@ def test_dockerfile_downloads_no_model() -> None:
     assert env.get("HF_HUB_OFFLINE") == "1"
     assert env.get("TRANSFORMERS_OFFLINE") == "1"
     download = re.compile(
-        r"huggingface-cli|hf download|snapshot_download|hf_hub_download|from_pretrained|SentenceTransformer\(|"
-        r"\bwget\b|\bcurl\b|https?://",
+        r"huggingface-cli|hf download|snapshot_download|hf_hub_download|from_pretrained|"
+        r"SentenceTransformer\(|\bwget\b|\bcurl\b|https?://",
         re.IGNORECASE,
     )
     for rest in instructions("RUN") + instructions("ADD"):
@@ -344,7 +355,8 @@ def test_dockerfile_layout_entrypoint_and_healthcheck() -> None:
 
 def test_dockerignore_keeps_the_build_inputs_and_drops_secrets() -> None:
     patterns = [
-        line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
 
@@ -368,6 +380,9 @@ def test_dockerignore_keeps_the_build_inputs_and_drops_secrets() -> None:
 def _installed_compose_schema() -> Path | None:
     """A compose-spec JSON schema shipped by an installed package, if any. Nothing is downloaded."""
     for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if "compose" not in name and "docker" not in name:  # reading every package's file list is slow
+            continue
         for file in dist.files or ():
             name = file.name.lower()
             if name.endswith(".json") and "compose" in name and ("spec" in name or "schema" in name):

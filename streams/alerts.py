@@ -38,7 +38,7 @@ class AlertPolicy:
             type="emerging",
             story_id=story.story_id,
             at=now,
-            headline=story.headline,
+            headline=story.central_headline(),
             keywords=story.keywords(),
             article_ids=story.article_ids[:MAX_ALERT_IDS],
             sources=sorted(story.sources),

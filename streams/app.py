@@ -81,24 +81,21 @@ class _Stages:
 
     def detector_for(self, article: EmbeddedArticle) -> StoryDetector:
         if self._detector is None:
-            dimension = len(article.vector())
-            threshold = self.settings.tracker.similarity_threshold
-            if threshold is None:
-                # The tracker needs no model, only the embedder's calibrated default threshold.
-                threshold = _default_threshold(self.settings)
-            self._detector = StoryDetector(self.settings, dimension, threshold)
+            # The tracker needs no model, only the dimension and the embedder's calibrated defaults.
+            threshold, centered = embedder_defaults(self.settings)
+            self._detector = StoryDetector(self.settings, len(article.vector()), threshold, centered)
         return self._detector
 
 
-def _default_threshold(settings: Settings) -> float:
+def embedder_defaults(settings: Settings) -> tuple[float, bool]:
+    """(default threshold, centered) of the configured backend, without loading its model."""
     from streams import embedding
 
-    defaults = {
-        "e5": embedding.E5Embedder.default_threshold,
-        "hashing": embedding.HashingEmbedder.default_threshold,
-        "sentence-transformers": 0.75,
-    }
-    return defaults[settings.embedder.backend]
+    if settings.embedder.backend == "e5":
+        return embedding.E5Embedder.default_threshold, embedding.E5Embedder.centered
+    if settings.embedder.backend == "hashing":
+        return embedding.HashingEmbedder.default_threshold, embedding.HashingEmbedder.centered
+    return embedding.SENTENCE_TRANSFORMERS_THRESHOLD, False
 
 
 def create_app(

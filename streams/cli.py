@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from streams.errors import ArticleRejected, ConfigurationError
@@ -125,6 +125,35 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--follow", action="store_true", help="keep waiting for new alerts (Ctrl-C stops)")
     alerts.add_argument("--json", action="store_true", help="print the alert records as JSON lines")
     _kafka_options(alerts)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score the Detector and the baselines against gold story labels",
+        description="Run the Detector and the classical baselines (single-pass TF-IDF, dense) over each gold "
+        "day's window (the day before warms up) and score the day's gold posts: BCubed and pairwise "
+        "clustering, silver same-story pairs, emerging-story alert recall, precision, redundancy, delay.",
+    )
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="the evaluation data folder (telegram/, gold/), e.g. ../shared/data",
+    )
+    evaluate.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        action="append",
+        help="a gold day, YYYY-MM-DD (repeatable; default: every dev day in DATA/gold)",
+    )
+    evaluate.add_argument("--json", type=Path, help="also write the scores as JSON here")
+    evaluate.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(".cache/evaluation"),
+        help="embedding cache folder (default .cache/evaluation; reruns skip the model)",
+    )
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _embedder_options(evaluate)
 
     topics = commands.add_parser("topics", help="create the pipeline's topics that are missing")
     _kafka_options(topics)
@@ -247,6 +276,36 @@ def _alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from streams.embedding import create_embedder
+    from streams.evaluation.runner import evaluate, format_report, write_report
+
+    gold = args.data / "gold"
+    days = args.day or sorted(
+        date.fromisoformat(path.name.removeprefix("dev-").removesuffix(".labels.jsonl"))
+        for path in gold.glob("dev-*.labels.jsonl")
+        if "second-annotator" not in path.name
+    )
+    if not days:
+        raise ConfigurationError(f"no gold days found in {gold}: is --data the evaluation data folder?")
+    settings = _settings(args)
+    try:
+        report = evaluate(
+            args.data,
+            days,
+            settings,
+            create_embedder(settings.embedder),
+            cache_dir=args.cache,
+            progress=not args.no_progress,
+        )
+    except FileNotFoundError as error:
+        raise ConfigurationError(str(error)) from error
+    print(format_report(report))
+    if args.json:
+        write_report(report, args.json)
+    return 0
+
+
 def _topics(args: argparse.Namespace) -> int:
     from streams.topics import ensure_topics
 
@@ -278,6 +337,7 @@ _COMMANDS = {
     "offline": _offline,
     "replay": _replay,
     "alerts": _alerts,
+    "evaluate": _evaluate,
     "topics": _topics,
     "schemas": _schemas,
 }

@@ -29,6 +29,7 @@ _DIGITS = str.maketrans("0123456789٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹�
 # Share of Persian/Arabic-script letters among all letters below which a text is not Persian.
 MIN_PERSIAN_SHARE = 0.5
 HEADLINE_MAX_CHARS = 200
+SIGNATURE_MAX_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,13 @@ def strip_boilerplate(text: str) -> str:
         line = _SPACES.sub(" ", line).strip()
         if line:
             lines.append(line)
+    # Channels sign posts with a short last line ("خبر جنگ", "Link", a channel name): drop such trailing
+    # lines of at most SIGNATURE_MAX_WORDS words when a real body (a line twice as long) stands above.
+    def has_body(candidates: list[str]) -> bool:
+        return any(len(line.split()) > 2 * SIGNATURE_MAX_WORDS for line in candidates)
+
+    while len(lines) > 1 and len(lines[-1].split()) <= SIGNATURE_MAX_WORDS and has_body(lines[:-1]):
+        lines.pop()
     return "\n".join(lines)
 
 

@@ -77,7 +77,7 @@ def run_offline(
     flush()
     bar.close()
 
-    detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold)
+    detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold, embedder.centered)
     # Keyed by position in ``embedded`` (input order): offsets need not be unique (InputMessage's default).
     story_at_index: dict[int, str] = {}
     tracking_order = sorted(range(len(embedded)), key=lambda index: canonical_order_key(embedded[index]))

@@ -18,6 +18,7 @@ from streams.clock import EventClock
 from streams.embedding import Embedder
 from streams.emergence import EmergenceRule
 from streams.errors import ArticleRejected, RejectReason
+from streams.lexical import OnlineTfidf
 from streams.normalize import TextNormalizer
 from streams.records import (
     Alert,
@@ -121,7 +122,7 @@ def snapshot_of(story: Story, status: str = "active") -> StorySnapshot:
         last_seen=story.last_seen,
         article_count=story.article_count,
         sources=dict(sorted(story.sources.items())),
-        headline=story.headline,
+        headline=story.central_headline(),
         keywords=story.keywords(),
         article_ids=story.article_ids[-MAX_SNAPSHOT_IDS:],
     )
@@ -130,14 +131,24 @@ def snapshot_of(story: Story, status: str = "active") -> StorySnapshot:
 class StoryDetector:
     """Story assignment, emergence and alerts over embedded articles, in the order given."""
 
-    def __init__(self, settings: Settings, dimension: int, default_threshold: float) -> None:
+    def __init__(
+        self, settings: Settings, dimension: int, default_threshold: float, default_centered: bool = False
+    ) -> None:
         threshold = settings.tracker.similarity_threshold
         self._clock = EventClock()
+        tracker = settings.tracker
         self._tracker = StoryTracker(
             dimension=dimension,
             threshold=default_threshold if threshold is None else threshold,
-            window=timedelta(hours=settings.tracker.window_hours),
+            window=timedelta(hours=tracker.window_hours),
+            lexical_dimension=tracker.lexical_dimension if tracker.lexical_weight > 0 else 0,
+            lexical_weight=tracker.lexical_weight,
+            lexical_threshold=tracker.lexical_threshold,
+            center=default_centered if tracker.center is None else tracker.center,
+            neighbors=tracker.neighbors,
         )
+        # Document frequencies learned in tracking order: deterministic, live and offline alike.
+        self._tfidf = OnlineTfidf(tracker.lexical_dimension) if tracker.lexical_weight > 0 else None
         self._rule = EmergenceRule(
             burst_window=timedelta(minutes=settings.alerts.burst_window_minutes),
             min_articles=settings.alerts.min_articles,
@@ -179,7 +190,10 @@ class StoryDetector:
             headline=article.headline,
             tokens=article.tokens,
             vector=article.vector(),
+            lexical=self._tfidf.vector(article.tokens) if self._tfidf else None,
         )
+        if self._tfidf:
+            self._tfidf.observe(article.tokens)
         story = placement.story
         self._seen_ids[article.id] = story.story_id
         result.assignment = Assignment(

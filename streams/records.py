@@ -75,7 +75,9 @@ class Assignment(_Record):
     id: str
     story_id: str
     published_at: AwareDatetime
-    similarity: float = Field(description="Cosine to the story centroid; 0 when the article opened the story")
+    similarity: float = Field(
+        description="Joining score against the story (>= 0 joins, see streams/stories.py); 0 for an opener"
+    )
     new_story: bool
 
 

@@ -65,6 +65,24 @@ class TrackerSettings(_Section):
     window_hours: float = Field(
         default=24.0, gt=0, description="A story that got nothing for this long closes"
     )
+    lexical_weight: float = Field(
+        default=0.5, ge=0, le=1, description="Weight of TF-IDF evidence against dense evidence when joining"
+    )
+    lexical_threshold: float = Field(
+        default=0.2,
+        ge=0,
+        lt=1,
+        description="TF-IDF cosine to a story centroid that counts as neutral evidence",
+    )
+    lexical_dimension: int = Field(default=4096, ge=64, description="Hashed TF-IDF dimensions")
+    neighbors: int = Field(
+        default=1000, ge=0, description="Recent articles a story can also be joined through (0: centroids only)"
+    )
+    center: bool | None = Field(
+        default=None,
+        description="Compare dense vectors after subtracting the running mean of all articles; "
+        "unset: the embedder's choice (on for e5)",
+    )
     reorder_idle_seconds: float = Field(
         default=5.0,
         gt=0,
@@ -76,7 +94,7 @@ class AlertSettings(_Section):
     """When a story counts as an emerging event."""
 
     burst_window_minutes: float = Field(default=180.0, gt=0)
-    min_articles: int = Field(default=4, ge=1, description="Articles in the burst window")
+    min_articles: int = Field(default=3, ge=1, description="Articles in the burst window")
     min_sources: int = Field(default=2, ge=1, description="Distinct sources in the burst window")
     max_story_age_hours: float = Field(default=12.0, gt=0, description="Older stories are not 'emerging'")
 

@@ -59,6 +59,13 @@ def test_emoji_are_removed_and_empty_lines_dropped() -> None:
     assert strip_boilerplate("🔴 فوری\n⭕️\n📌 زلزله در کرمان 👇") == "فوری\nزلزله در کرمان"
 
 
+def test_a_short_signature_line_under_a_body_is_dropped() -> None:
+    body = "سخنگوی وزارت خارجه امروز درباره مذاکرات هسته‌ای با خبرنگاران گفت‌وگو کرد"
+    assert strip_boilerplate(f"{body}\nخبر جنگ\nLink") == body
+    # Without a body above it, a short last line is content, not a signature.
+    assert strip_boilerplate("فوری\nزلزله در کرمان") == "فوری\nزلزله در کرمان"
+
+
 def test_hashtags_keep_their_words() -> None:
     assert strip_boilerplate("#فوری #زلزله_کرمان") == "فوری زلزله کرمان"
 

@@ -36,7 +36,9 @@ FIRE = "آتش‌سوزی گسترده در مرکز خرید نیلوفر خی�
 
 
 def settings_with(**alerts: Any) -> Settings:
-    base = Settings()
+    # These tests exercise the pipeline's mechanics on the hashing embedder alone; the hybrid similarity
+    # has its own tests (test_stories.py) and its figures (docs/EVALUATION.md).
+    base = Settings(tracker=TrackerSettings(lexical_weight=0.0))
     return base.model_copy(update={"alerts": AlertSettings(**alerts)}) if alerts else base
 
 
@@ -66,7 +68,7 @@ def embedded(
 
 
 def detector(settings: Settings | None = None) -> StoryDetector:
-    return StoryDetector(settings or Settings(), EMBEDDER.dimension, EMBEDDER.default_threshold)
+    return StoryDetector(settings or settings_with(), EMBEDDER.dimension, EMBEDDER.default_threshold)
 
 
 # ---------------------------------------------------------------------------------------------- preparer

@@ -67,7 +67,8 @@ def test_an_article_above_the_threshold_joins() -> None:
     placement = place(tracker, "b", unit(0.8, 0.6), minutes=5, source="s2")
     assert not placement.new_story
     assert placement.story is first
-    assert placement.similarity == pytest.approx(0.8, abs=1e-6)
+    # The joining score: the cosine's evidence above the threshold, (0.8 - 0.5) / (1 - 0.5).
+    assert placement.similarity == pytest.approx(0.6, abs=1e-6)
     # The id and the headline stay those of the first article.
     assert first.story_id == story_id_for("a")
     assert first.headline == "headline a"
@@ -100,7 +101,7 @@ def test_the_nearest_story_wins() -> None:
     second = place(tracker, "b", axis(1)).story
     placement = place(tracker, "c", unit(0.6, 0.8))
     assert placement.story is second
-    assert placement.similarity == pytest.approx(0.8, abs=1e-6)
+    assert placement.similarity == pytest.approx((0.8 - 0.5) / 0.5, abs=1e-6)
 
 
 def test_a_negative_cosine_can_join_when_the_threshold_allows_it() -> None:
@@ -109,7 +110,7 @@ def test_a_negative_cosine_can_join_when_the_threshold_allows_it() -> None:
     first = place(tracker, "a", axis(0)).story
     placement = place(tracker, "b", unit(-0.3, np.sqrt(0.91)))
     assert placement.story is first
-    assert placement.similarity == pytest.approx(-0.3, abs=1e-6)
+    assert placement.similarity == pytest.approx((-0.3 + 0.5) / 1.5, abs=1e-6)
 
 
 def test_same_input_gives_the_same_stories() -> None:
@@ -209,3 +210,30 @@ def test_timeline_records_every_article() -> None:
     ]
     assert story.last_seen == T0 + timedelta(minutes=3)
     assert story.article_count == 3
+
+
+def test_lexical_evidence_can_join_what_the_dense_cosine_alone_would_split() -> None:
+    lexical_tracker = StoryTracker(
+        DIM, threshold=0.9, window=WINDOW, lexical_dimension=DIM, lexical_weight=0.5, lexical_threshold=0.2
+    )
+    dense_only = StoryTracker(DIM, threshold=0.9, window=WINDOW)
+    same_words = axis(3)
+    for tracker in (lexical_tracker, dense_only):
+        tracker.place("a", T0, "s1", "h", (), axis(0), same_words)
+    # Dense cosine 0.85 is below 0.9 (evidence -0.5); identical words give lexical evidence +1.0.
+    joined = lexical_tracker.place("b", T0, "s2", "h", (), unit(0.85, np.sqrt(1 - 0.85**2)), same_words)
+    split = dense_only.place("b", T0, "s2", "h", (), unit(0.85, np.sqrt(1 - 0.85**2)), same_words)
+    assert not joined.new_story and split.new_story
+    # Different words pull the score below zero again.
+    fresh = StoryTracker(DIM, threshold=0.9, window=WINDOW, lexical_dimension=DIM, lexical_weight=0.5)
+    fresh.place("a", T0, "s1", "h", (), axis(0), same_words)
+    assert fresh.place("c", T0, "s3", "h", (), unit(0.85, np.sqrt(1 - 0.85**2)), axis(5)).new_story
+
+
+def test_a_story_is_named_by_its_most_central_member() -> None:
+    tracker = StoryTracker(DIM, threshold=0.0, window=WINDOW)
+    tracker.place("a", T0, "s1", "off to the side", (), unit(1.0, 0.0, 1.0))
+    tracker.place("b", T0, "s1", "the middle", (), unit(1.0, 0.0, 0.0))
+    story = tracker.place("c", T0, "s1", "other side", (), unit(1.0, 0.0, -1.0)).story
+    assert story.headline == "off to the side"  # the opener's
+    assert story.central_headline() == "the middle"

@@ -1,0 +1,1 @@
+"""Measuring the Detector against gold story labels (``python -m streams evaluate``)."""

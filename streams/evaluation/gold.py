@@ -1,0 +1,71 @@
+"""Reading the evaluation data: gold day labels, silver same-story pairs, and the stream window of a day."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from streams.evaluation.metrics import GoldLabel
+from streams.records import peek_published_at
+
+TEHRAN = timezone(timedelta(hours=3, minutes=30))
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationData:
+    """Paths inside the data folder (``../shared/data`` for the project's developers)."""
+
+    root: Path
+
+    @property
+    def stream(self) -> Path:
+        return self.root / "telegram" / "articles.jsonl.gz"
+
+    @property
+    def silver_pairs(self) -> Path:
+        return self.root / "telegram" / "silver_same_story_pairs.jsonl"
+
+    def labels(self, day: date) -> Path:
+        return self.root / "gold" / f"dev-{day.isoformat()}.labels.jsonl"
+
+    def check(self) -> None:
+        for path in (self.stream, self.silver_pairs):
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing: --data must point at the evaluation data folder")
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """The run window of a gold day: from the day before (warm-up) to the end of the day, Tehran time."""
+    start = datetime.combine(day - timedelta(days=1), time(0), tzinfo=TEHRAN)
+    return start, start + timedelta(days=2)
+
+
+def load_labels(data: EvaluationData, day: date, stream_lines: dict[str, bytes]) -> dict[str, GoldLabel]:
+    """Gold labels of ``day``, with each post's source and time taken from the stream."""
+    path = data.labels(day)
+    if not path.exists():
+        raise FileNotFoundError(f"no gold labels for {day}: {path}")
+    labels = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        raw = stream_lines.get(record["id"])
+        published = peek_published_at(raw) if raw else None
+        if published is None:
+            raise ValueError(f"gold post {record['id']} is not in the stream with a valid time")
+        labels[record["id"]] = GoldLabel(
+            story=record["story"],
+            kind=record["kind"],
+            source=record["id"].split("/")[0],
+            published_at=published,
+        )
+    return labels
+
+
+def load_silver_pairs(data: EvaluationData) -> list[tuple[str, str]]:
+    pairs = []
+    for line in data.silver_pairs.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        pairs.append((record["a"], record["b"]))
+    return pairs

@@ -1,0 +1,55 @@
+"""Lexical vectors with online IDF: what the tracker compares besides the dense embedding.
+
+TF-IDF over word unigrams and bigrams of the normalized content tokens, hashed into a fixed number of
+dimensions so that story centroids fit one matrix. Document frequencies are learned from the stream itself
+in event-time order (no corpus is shipped), so live and offline runs see the same weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class OnlineTfidf:
+    """Turns token lists into unit TF-IDF vectors; ``observe`` adds a document to the statistics."""
+
+    def __init__(self, dimension: int = 4096) -> None:
+        self.dimension = dimension
+        self._document_frequency: Counter[int] = Counter()
+        self._documents = 0
+        self._buckets: dict[str, int] = {}
+
+    def _bucket(self, feature: str) -> int:
+        bucket = self._buckets.get(feature)
+        if bucket is None:
+            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+            bucket = int.from_bytes(digest, "little") % self.dimension
+            if len(self._buckets) < 2_000_000:  # bounded memo
+                self._buckets[feature] = bucket
+        return bucket
+
+    def features(self, tokens: Sequence[str]) -> Counter[int]:
+        """Hashed unigram and bigram counts."""
+        grams = list(tokens) + [f"{a} {b}" for a, b in pairwise(tokens)]
+        return Counter(self._bucket(gram) for gram in grams)
+
+    def vector(self, tokens: Sequence[str]) -> NDArray[np.float32]:
+        """The unit TF-IDF vector of ``tokens`` under the statistics seen so far."""
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        documents = self._documents + 1
+        for bucket, count in self.features(tokens).items():
+            idf = math.log((documents + 1) / (self._document_frequency[bucket] + 1)) + 1.0
+            vector[bucket] = (1.0 + math.log(count)) * idf
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else vector
+
+    def observe(self, tokens: Sequence[str]) -> None:
+        self._documents += 1
+        self._document_frequency.update(self.features(tokens).keys())

@@ -76,7 +76,7 @@ class TrackerSettings(_Section):
     )
     lexical_dimension: int = Field(default=4096, ge=64, description="Hashed TF-IDF dimensions")
     neighbors: int = Field(
-        default=1000, ge=0, description="Recent articles a story can also be joined through (0: centroids only)"
+        default=1000, ge=0, description="Recent articles a story can be joined through (0: centroids only)"
     )
     center: bool | None = Field(
         default=None,

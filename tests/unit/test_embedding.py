@@ -193,7 +193,7 @@ def test_create_hashing() -> None:
 def test_create_e5() -> None:
     embedder = create_embedder(EmbedderSettings(backend="e5", max_chars=64))
     assert isinstance(embedder, E5Embedder)
-    assert embedder.name == "e5:multilingual-e5-small-q4"
+    assert embedder.name == "e5:multilingual-e5-small-q4/passage"
     # max_chars clips the text before embedding.
     long_text = PERSIAN["anchor"] * 10
     vectors = embedder.embed([long_text, long_text[:64]])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.embedding import CachingEmbedder, HashingEmbedder
+from streams.embedding import CachingEmbedder, HashingEmbedder, Matrix
 from streams.evaluation.topic_clustering import (
     MTEB_SEPARATOR,
+    ClusteringProtocol,
     TopicItem,
     evaluate_topic_clustering,
     format_topic_report,
@@ -83,8 +85,26 @@ def test_separable_topics_score_one(toy_items: list[TopicItem]) -> None:
 
     assert scores.mean == pytest.approx(1.0)
     assert scores.std == pytest.approx(0.0)
-    assert (scores.items, scores.labels, scores.rejected) == (3 * PER_TOPIC, 3, 0)
+    assert (scores.items, scores.pool, scores.labels, scores.clusters) == (3 * PER_TOPIC, 3 * PER_TOPIC, 3, 3)
+    assert scores.rejected == 0
     assert len(scores.scores) == 3
+
+
+def test_a_protocol_can_cluster_a_fraction_of_the_items_per_round(toy_items: list[TopicItem]) -> None:
+    # MTEB's published protocol in small: a share of the items per round, bootstrapped to many points.
+    half = ClusteringProtocol("half", round_fraction=0.5, bootstrap_size=200)
+    embedded: list[str] = []
+
+    class Recording(HashingEmbedder):
+        def embed(self, texts: Sequence[str]) -> Matrix:
+            embedded.extend(texts)
+            return super().embed(texts)
+
+    scores = v_measure(Recording(), toy_items, seeds=(0,), protocol=half)
+
+    assert scores.mean == pytest.approx(1.0)
+    assert (scores.items, scores.pool, scores.labels) == (12, 3 * PER_TOPIC, 3)
+    assert len(embedded) == 12  # one round: only its items are embedded
 
 
 def test_shuffled_labels_score_low(toy_items: list[TopicItem]) -> None:
@@ -113,10 +133,11 @@ def test_singleton_labels_are_dropped_and_large_sets_subsampled(toy_items: list[
     lonely = [*toy_items, TopicItem("خبری تنها در دسته‌ای تنها", "تنها")]
 
     whole = v_measure(HashingEmbedder(), lonely, seeds=(0,))
-    sampled = v_measure(HashingEmbedder(), lonely, seeds=(0,), max_items=12)
+    small = ClusteringProtocol("small", max_items=12)
+    sampled = v_measure(HashingEmbedder(), lonely, seeds=(0,), protocol=small)
 
-    assert (whole.items, whole.labels) == (3 * PER_TOPIC, 3)
-    assert (sampled.items, sampled.labels) == (12, 3)  # stratified: every label keeps items
+    assert (whole.pool, whole.labels) == (3 * PER_TOPIC, 3)
+    assert (sampled.pool, sampled.items, sampled.labels) == (12, 12, 3)  # stratified: every label stays
 
 
 def test_too_few_labels_is_an_error() -> None:
@@ -143,16 +164,31 @@ def test_evaluation_covers_both_files_and_variants(tmp_path: Path) -> None:
     report = evaluate_topic_clustering(tmp_path, [cached], progress=False, seeds=(0, 1))
 
     json.dumps(report)  # JSON-ready
-    rows = {(row["dataset"], row["normalized"]): row for row in report["results"]}
-    assert set(rows) == {(name, variant) for name in ("hamshahri", "radiofarda") for variant in (False, True)}
-    assert rows["hamshahri", False]["items"] == 3 * PER_TOPIC
-    assert rows["radiofarda", True]["items"] == 12
+    rows = {(row["dataset"], row["protocol"], row["normalized"]): row for row in report["results"]}
+    # The MTEB protocol is defined for hamshahri only.
+    assert set(rows) == {
+        (dataset, protocol, variant)
+        for dataset, protocol in (("hamshahri", "full"), ("hamshahri", "mteb"), ("radiofarda", "full"))
+        for variant in (False, True)
+    }
+    assert rows["hamshahri", "full", False]["items"] == 3 * PER_TOPIC
+    assert rows["radiofarda", "full", True]["items"] == 12
+    assert rows["hamshahri", "mteb", False]["items"] == 2  # 4% of 24, but at least two
     assert all(row["embedder"] == "hashing:256" for row in rows.values())
     assert (tmp_path / "cache" / "hashing.tsv").exists()  # the cache was saved
 
     table = format_topic_report(report)
     lines = table.splitlines()
-    assert lines[0].split() == ["embedder", "dataset", "text", "V-measure", "items", "labels"]
-    assert len(lines) == 2 + 4
+    assert lines[0].split() == [
+        "embedder",
+        "dataset",
+        "protocol",
+        "text",
+        "V-measure",
+        "items",
+        "labels",
+        "k",
+    ]
+    assert len(lines) == 2 + 6
     assert "hashing:256" in lines[2]
     assert "±" in lines[2]

@@ -323,9 +323,10 @@ def _topic_clustering(args: argparse.Namespace, settings: Settings) -> int:
     if not folder.is_dir():
         raise ConfigurationError(f"{folder} is missing: --data must point at the evaluation data folder")
     embedder = create_embedder(settings.embedder)
-    cache = args.cache / (embedder.name.replace(":", "_").replace("/", "_") + ".tsv")
     report = evaluate_topic_clustering(
-        folder, [CachingEmbedder(embedder, cache), HashingEmbedder()], progress=not args.no_progress
+        folder,
+        [CachingEmbedder.in_folder(embedder, args.cache), HashingEmbedder()],
+        progress=not args.no_progress,
     )
     print(format_topic_report(report))
     if args.json:

@@ -183,6 +183,11 @@ class CachingEmbedder:
     The cache file holds one ``sha1<TAB>base64 float32`` line per text, per embedder name.
     """
 
+    @classmethod
+    def in_folder(cls, inner: Embedder, folder: Path) -> CachingEmbedder:
+        """The cache of ``inner`` in ``folder``: one file per embedder name."""
+        return cls(inner, folder / (inner.name.replace(":", "_").replace("/", "_") + ".tsv"))
+
     def __init__(self, inner: Embedder, path: Path) -> None:
         self._inner = inner
         self._path = path

@@ -135,11 +135,7 @@ def evaluate(
     lines = read_stream(data.stream)
     by_id = {article_id: line for line in lines if (article_id := peek_article_id(line))}
     silver = load_silver_pairs(data)
-    cached = (
-        CachingEmbedder(embedder, cache_dir / f"{embedder.name.replace(':', '_').replace('/', '_')}.tsv")
-        if cache_dir
-        else None
-    )
+    cached = CachingEmbedder.in_folder(embedder, cache_dir) if cache_dir else None
     systems = list(systems or standard_systems(settings))
     report: dict[str, Any] = {"days": {}, "systems": [system.name for system in systems]}
     for day in days:

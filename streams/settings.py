@@ -96,7 +96,7 @@ class AlertSettings(_Section):
     burst_window_minutes: float = Field(default=180.0, gt=0)
     min_articles: int = Field(default=3, ge=1, description="Articles in the burst window")
     min_sources: int = Field(default=2, ge=1, description="Distinct sources in the burst window")
-    max_story_age_hours: float = Field(default=12.0, gt=0, description="Older stories are not 'emerging'")
+    max_story_age_hours: float = Field(default=48.0, gt=0, description="Older stories are not 'emerging'")
 
 
 class WorkerSettings(_Section):

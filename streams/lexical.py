@@ -42,14 +42,27 @@ class OnlineTfidf:
 
     def vector(self, tokens: Sequence[str]) -> NDArray[np.float32]:
         """The unit TF-IDF vector of ``tokens`` under the statistics seen so far."""
+        return self._vector(self.features(tokens))
+
+    def observe(self, tokens: Sequence[str]) -> None:
+        self._learn(self.features(tokens))
+
+    def vector_then_observe(self, tokens: Sequence[str]) -> NDArray[np.float32]:
+        """``vector`` then ``observe`` (the tracker's order), hashing the tokens once."""
+        features = self.features(tokens)
+        vector = self._vector(features)
+        self._learn(features)
+        return vector
+
+    def _vector(self, features: Counter[int]) -> NDArray[np.float32]:
         vector = np.zeros(self.dimension, dtype=np.float32)
         documents = self._documents + 1
-        for bucket, count in self.features(tokens).items():
+        for bucket, count in features.items():
             idf = math.log((documents + 1) / (self._document_frequency[bucket] + 1)) + 1.0
             vector[bucket] = (1.0 + math.log(count)) * idf
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector
 
-    def observe(self, tokens: Sequence[str]) -> None:
+    def _learn(self, features: Counter[int]) -> None:
         self._documents += 1
-        self._document_frequency.update(self.features(tokens).keys())
+        self._document_frequency.update(features.keys())

@@ -57,25 +57,12 @@ def run_offline(
     result = OfflineResult()
     preparer = ArticlePreparer(settings, embedder)
     embedded: list[EmbeddedArticle] = []
-    batch: list[InputMessage] = []
     selected = list(select_window(messages, since, until))
-    bar = tqdm(total=len(selected), desc="embedding", unit="article", disable=not progress)
-
-    def flush() -> None:
-        for prepared in preparer.prepare(batch):
-            if isinstance(prepared, Rejection):
-                result.rejections.append(prepared)
-            else:
-                embedded.append(prepared)
-        bar.update(len(batch))
-        batch.clear()
-
-    for item in selected:
-        batch.append(item)
-        if len(batch) >= settings.embedder.batch_size:
-            flush()
-    flush()
-    bar.close()
+    for prepared in preparer.prepare_in_batches(selected, settings.embedder.batch_size, progress):
+        if isinstance(prepared, Rejection):
+            result.rejections.append(prepared)
+        else:
+            embedded.append(prepared)
 
     detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold, embedder.centered)
     # Keyed by position in ``embedded`` (input order): offsets need not be unique (InputMessage's default).

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tqdm import tqdm
+
 from streams.alerts import AlertPolicy
 from streams.clock import EventClock
 from streams.embedding import Embedder
@@ -62,6 +64,22 @@ class ArticlePreparer:
     def _peek_id(reason: RejectReason, raw: bytes) -> str | None:
         # An oversized message is not parsed at all: that is what the limit protects.
         return None if reason is RejectReason.TOO_LARGE else peek_article_id(raw)
+
+    def prepare_in_batches(
+        self,
+        messages: Sequence[InputMessage],
+        batch_size: int,
+        progress: bool = False,
+        desc: str = "embedding",
+    ) -> list[EmbeddedArticle | Rejection]:
+        """``prepare`` over consecutive batches of ``batch_size``, with a progress bar (batch runs)."""
+        results: list[EmbeddedArticle | Rejection] = []
+        with tqdm(total=len(messages), desc=desc, unit="article", disable=not progress) as bar:
+            for first in range(0, len(messages), batch_size):
+                batch = messages[first : first + batch_size]
+                results.extend(self.prepare(batch))
+                bar.update(len(batch))
+        return results
 
     def prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
         """One result per message, in order: an embedded article or the reason it was refused."""
@@ -190,10 +208,8 @@ class StoryDetector:
             headline=article.headline,
             tokens=article.tokens,
             vector=article.vector(),
-            lexical=self._tfidf.vector(article.tokens) if self._tfidf else None,
+            lexical=self._tfidf.vector_then_observe(article.tokens) if self._tfidf else None,
         )
-        if self._tfidf:
-            self._tfidf.observe(article.tokens)
         story = placement.story
         self._seen_ids[article.id] = story.story_id
         result.assignment = Assignment(

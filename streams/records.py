@@ -258,18 +258,26 @@ def _peek(raw: bytes) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
+def peek(raw: bytes) -> tuple[str | None, datetime | None]:
+    """The message's ``id`` (a string) and valid ``published_at``, each when present, even when the rest of
+    it is invalid: for dead letters, time windows and replay keys. One JSON parse for both."""
+    payload = _peek(raw)
+    article_id = payload.get("id")
+    try:
+        published_at: datetime | None = parse_timestamp(payload.get("published_at"))
+    except ArticleRejected:
+        published_at = None
+    return (article_id[:512] if isinstance(article_id, str) and article_id else None), published_at
+
+
 def peek_published_at(raw: bytes) -> datetime | None:
     """The message's valid ``published_at`` if it has one, even when the rest of it is invalid."""
-    try:
-        return parse_timestamp(_peek(raw).get("published_at"))
-    except ArticleRejected:
-        return None
+    return peek(raw)[1]
 
 
 def peek_article_id(raw: bytes) -> str | None:
     """The message's ``id`` if it is a string, even when the rest of it is invalid (for dead letters)."""
-    article_id = _peek(raw).get("id")
-    return article_id[:512] if isinstance(article_id, str) and article_id else None
+    return peek(raw)[0]
 
 
 def parse_timestamp(value: object) -> datetime:

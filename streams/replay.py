@@ -6,7 +6,6 @@ found again with offsets-for-times and re-run after a model or threshold change.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from streams.pipeline import InputMessage
-from streams.records import peek_published_at
+from streams.records import peek
 from streams.settings import KafkaSettings
 from streams.topics import TopicNames, client_options
 
@@ -58,13 +57,8 @@ def replay_items(messages: Iterable[InputMessage]) -> list[ReplayItem]:
 
 
 def _key_and_time(raw: bytes) -> tuple[bytes | None, datetime | None]:
-    try:
-        payload = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None, None
-    article_id = payload.get("id") if isinstance(payload, dict) else None
-    key = article_id.encode("utf-8") if isinstance(article_id, str) and article_id else None
-    return key, peek_published_at(raw)
+    article_id, published_at = peek(raw)
+    return (article_id.encode("utf-8") if article_id else None), published_at
 
 
 def producer(settings: KafkaSettings) -> Any:

@@ -108,6 +108,8 @@ class StoryTracker:
         # after subtracting the mean of every article seen, which removes the direction all texts share
         # and keeps large stories' centroids from attracting everything).
         self._centroids = np.zeros((initial_capacity, dimension), dtype=np.float32)
+        # Squared norm of each centroid row, kept in step with it (the centered cosine needs it per query).
+        self._squared = np.zeros(initial_capacity, dtype=np.float32)
         self._center = center
         self._total = np.zeros(dimension, dtype=np.float64)
         self._count = 0
@@ -152,6 +154,7 @@ class StoryTracker:
         story.vector_sum += vector
         count = story.article_count + 1
         self._centroids[story.slot] = story.vector_sum / count if self._center else story.centroid()
+        self._squared[story.slot] = float(self._centroids[story.slot] @ self._centroids[story.slot])
         self._total += vector
         self._count += 1
         if lexical is not None and self._lexical.shape[1]:
@@ -176,6 +179,7 @@ class StoryTracker:
         for story in closed:
             del self._stories[story.story_id]
             self._centroids[story.slot] = 0.0
+            self._squared[story.slot] = 0.0
             self._lexical[story.slot] = 0.0
             self._slot_owner[story.slot] = None
             self._occupied[story.slot] = False
@@ -229,8 +233,9 @@ class StoryTracker:
         query_norm = float(np.linalg.norm(query)) or 1.0
         # (m - mean) . query / (|m - mean| |query|), from two matrix-vector products.
         dots = self._centroids @ query
-        squared = np.einsum("ij,ij->i", self._centroids, self._centroids)
-        norms = np.sqrt(np.maximum(squared - 2.0 * (self._centroids @ mean) + float(mean @ mean), 1e-12))
+        norms = np.sqrt(
+            np.maximum(self._squared - 2.0 * (self._centroids @ mean) + float(mean @ mean), 1e-12)
+        )
         return np.asarray(dots / (norms * query_norm), dtype=np.float32)
 
     def _best(
@@ -274,6 +279,7 @@ class StoryTracker:
     def _grow(self) -> None:
         capacity = len(self._slot_owner)
         self._centroids = np.vstack([self._centroids, np.zeros_like(self._centroids)])
+        self._squared = np.concatenate([self._squared, np.zeros_like(self._squared)])
         self._lexical = np.vstack([self._lexical, np.zeros_like(self._lexical)])
         self._slot_owner.extend([None] * capacity)
         self._occupied = np.concatenate([self._occupied, np.zeros(capacity, dtype=bool)])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from streams.evaluation.metrics import GoldLabel
-from streams.records import peek_published_at
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
 
@@ -42,16 +42,17 @@ def day_window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=2)
 
 
-def load_labels(data: EvaluationData, day: date, stream_lines: dict[str, bytes]) -> dict[str, GoldLabel]:
-    """Gold labels of ``day``, with each post's source and time taken from the stream."""
+def load_labels(
+    data: EvaluationData, day: date, published_by_id: Mapping[str, datetime]
+) -> dict[str, GoldLabel]:
+    """Gold labels of ``day``, with each post's time taken from the stream and its source from its id."""
     path = data.labels(day)
     if not path.exists():
         raise FileNotFoundError(f"no gold labels for {day}: {path}")
     labels = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        raw = stream_lines.get(record["id"])
-        published = peek_published_at(raw) if raw else None
+        published = published_by_id.get(record["id"])
         if published is None:
             raise ValueError(f"gold post {record['id']} is not in the stream with a valid time")
         labels[record["id"]] = GoldLabel(

@@ -12,17 +12,15 @@ import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import Any, NamedTuple
 
 from streams.embedding import CachingEmbedder, Embedder
 from streams.evaluation.gold import EvaluationData, day_window, load_labels, load_silver_pairs
 from streams.evaluation.metrics import AlertView, bcubed, emergence, pairwise, silver_pair_recall
 from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector, canonical_order_key
-from streams.records import EmbeddedArticle, peek_article_id, peek_published_at
+from streams.records import EmbeddedArticle, peek
 from streams.settings import Settings
 
 
@@ -74,34 +72,36 @@ def run_system(system: System, articles: Sequence[EmbeddedArticle], embedder: Em
     return run
 
 
-def read_stream(path: Path) -> list[bytes]:
+class StreamLine(NamedTuple):
+    """One line of the stream, with its id and time read once."""
+
+    raw: bytes
+    article_id: str | None
+    published_at: datetime | None
+
+
+def read_stream(path: Path) -> list[StreamLine]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
-        return [line.rstrip(b"\r\n") for line in handle if line.strip()]
+        raws = [line.rstrip(b"\r\n") for line in handle if line.strip()]
+    return [StreamLine(raw, *peek(raw)) for raw in raws]
 
 
 def prepare_window(
-    lines: Sequence[bytes], day: date, settings: Settings, embedder: Embedder, progress: bool
+    lines: Sequence[StreamLine], day: date, settings: Settings, embedder: Embedder, progress: bool
 ) -> list[EmbeddedArticle]:
     """Normalize and embed the run window of ``day``; return the accepted articles in canonical order."""
     start, end = day_window(day)
     messages = [
-        InputMessage(raw=line, offset=index)
+        InputMessage(raw=line.raw, offset=index)
         for index, line in enumerate(lines)
-        if (published := peek_published_at(line)) is not None and start <= published < end
+        if line.published_at is not None and start <= line.published_at < end
     ]
     preparer = ArticlePreparer(settings, embedder)
-    embedded: list[EmbeddedArticle] = []
-    batch = settings.embedder.batch_size
-    for first in tqdm(
-        range(0, len(messages), batch), desc=f"embedding {day}", unit="batch", disable=not progress
-    ):
-        embedded.extend(
-            item
-            for item in preparer.prepare(messages[first : first + batch])
-            if isinstance(item, EmbeddedArticle)
-        )
-    return sorted(embedded, key=canonical_order_key)
+    prepared = preparer.prepare_in_batches(
+        messages, settings.embedder.batch_size, progress, f"embedding {day}"
+    )
+    return sorted((item for item in prepared if isinstance(item, EmbeddedArticle)), key=canonical_order_key)
 
 
 def score_day(run: SystemRun, labels: dict[str, Any], silver: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -133,13 +133,15 @@ def evaluate(
     data = EvaluationData(data_root)
     data.check()
     lines = read_stream(data.stream)
-    by_id = {article_id: line for line in lines if (article_id := peek_article_id(line))}
+    published_by_id = {
+        line.article_id: line.published_at for line in lines if line.article_id and line.published_at
+    }
     silver = load_silver_pairs(data)
     cached = CachingEmbedder.in_folder(embedder, cache_dir) if cache_dir else None
     systems = list(systems or standard_systems(settings))
     report: dict[str, Any] = {"days": {}, "systems": [system.name for system in systems]}
     for day in days:
-        labels = load_labels(data, day, by_id)
+        labels = load_labels(data, day, published_by_id)
         articles = prepare_window(lines, day, settings, cached or embedder, progress)
         if cached:
             cached.save()

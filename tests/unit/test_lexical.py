@@ -140,3 +140,12 @@ def test_document_frequency_counts_a_document_once() -> None:
         repeated.vector(["x", "z"])[bucket(repeated, "x")]
         < repeated.vector(["x", "z"])[bucket(repeated, "z")]
     )
+
+
+def test_vector_then_observe_equals_vector_followed_by_observe() -> None:
+    documents = [["زلزله", "کرمان", "راور"], ["زلزله", "تهران"], ["آتش", "تهران", "تهران"]]
+    combined, separate = OnlineTfidf(1024), OnlineTfidf(1024)
+    for tokens in documents:
+        expected = separate.vector(tokens)
+        separate.observe(tokens)
+        np.testing.assert_array_equal(combined.vector_then_observe(tokens), expected)

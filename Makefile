@@ -3,8 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python) $(shell command -v python3.12))
 VENV := .venv
 BIN := $(VENV)/bin
+# Go builds of the compose validator keep their modules and build cache in .cache/go (downloaded once).
+GO_ENV := GOPATH=$(CURDIR)/.cache/go GOMODCACHE=$(CURDIR)/.cache/go/mod GOCACHE=$(CURDIR)/.cache/go/build \
+	GOFLAGS="-modcacherw -mod=readonly" GOTOOLCHAIN=local
+COMPOSE_VALIDATE := .cache/bin/compose-validate
 
-.PHONY: help install kafka demo test test-unit test-integration lint format schemas clean
+.PHONY: help install kafka prometheus compose-validate demo test test-unit test-integration lint format schemas \
+	dashboards clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,13 +27,26 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 kafka: ## fetch Apache Kafka's jars from Maven Central into .cache/kafka (once)
 	deploy/kafka/kafka.sh fetch
 
+prometheus: ## install Debian's prometheus package (prometheus, promtool) when missing; the monitoring tests run them
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	else echo "note: prometheus/promtool missing and not root: apt-get install prometheus (monitoring tests skip)"; fi
+
+compose-validate: $(COMPOSE_VALIDATE) ## build the compose-spec validator (compose-go) that tests/deploy runs
+
+$(COMPOSE_VALIDATE): deploy/compose/validate/main.go deploy/compose/validate/go.mod deploy/compose/validate/go.sum
+	@if command -v go >/dev/null; then \
+		cd deploy/compose/validate && $(GO_ENV) go build -o $(CURDIR)/$@ . ; \
+	else echo "note: Go is missing: docker-compose.yml is not validated (tests/deploy skips that test)"; fi
+
 demo: install kafka ## start Kafka and the worker, replay the sample stream, show the alerts (Ctrl-C stops all)
 	scripts/demo.sh
 
-test: install kafka ## the whole suite: unit, agents, deploy and integration tests against a real broker
+test: install kafka prometheus compose-validate ## the whole suite: unit, agents, deploy and integration tests (real broker, real Prometheus)
 	$(BIN)/python -m pytest
 
-test-unit: install ## the fast tests only (no broker)
+test-unit: install prometheus compose-validate ## the fast tests only (no broker)
 	$(BIN)/python -m pytest -m "not integration" tests/unit tests/agents tests/deploy
 
 lint: install ## ruff (lint and format check) and mypy --strict
@@ -42,6 +60,9 @@ format: install ## apply ruff's fixes and formatting
 
 schemas: install ## regenerate schemas/ from the record models
 	$(BIN)/python -m streams schemas
+
+dashboards: install ## regenerate deploy/grafana/dashboards/*.json from deploy/grafana/dashboards.py
+	$(BIN)/python deploy/grafana/dashboards.py
 
 clean: ## remove the virtualenv and caches (not the Kafka jars)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache/worker .cache/kafka-run

@@ -9,6 +9,9 @@ Topology::
 single owner of the global story view. CPU work (normalization, embedding) runs in a worker thread so the
 event loop keeps heartbeating and committing.
 
+Metrics (``streams/metrics.py``) are observed here, around the domain calls, and served with faust's own
+sensors on the web port at ``/metrics``.
+
 ``faust -A streams.app worker`` finds the module attribute ``app``, built on first access from the
 environment (``STREAMS_*``); ``python -m streams worker`` does the same after creating the topics.
 """
@@ -19,15 +22,20 @@ import asyncio
 import functools
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from streams.embedding import Embedder, create_embedder
 from streams.errors import RejectReason
+from streams.metrics import FAUST_PREFIX, PartitionOffsets, StreamsMetrics, Trace
 from streams.ordering import ReorderBuffer
 from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector, TrackResult
 from streams.records import EmbeddedArticle, Rejection, reject
@@ -57,16 +65,27 @@ def _broker_credentials(kafka: KafkaSettings) -> faust.auth.Credentials | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Traced:
+    """An embedded article waiting in the reorder buffer, with its trace for the latency metrics."""
+
+    article: EmbeddedArticle
+    trace: Trace | None
+
+
 class _Stages:
     """The Detector's two stages, built lazily inside the worker (the model loads once, off the loop)."""
 
-    def __init__(self, settings: Settings, embedder_factory: EmbedderFactory) -> None:
+    def __init__(
+        self, settings: Settings, embedder_factory: EmbedderFactory, metrics: StreamsMetrics
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._embedder_factory = embedder_factory
         self._preparer: ArticlePreparer | None = None
         self._detector: StoryDetector | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-        self.buffer: ReorderBuffer[EmbeddedArticle] = ReorderBuffer(
+        self.buffer: ReorderBuffer[_Traced] = ReorderBuffer(
             partitions=settings.kafka.articles_partitions,
             idle_seconds=settings.tracker.reorder_idle_seconds,
         )
@@ -75,9 +94,20 @@ class _Stages:
         if self._preparer is None:
             loop = asyncio.get_running_loop()
             embedder = await loop.run_in_executor(self.executor, self._embedder_factory, self.settings)
-            self._preparer = ArticlePreparer(self.settings, embedder)
+            self._preparer = ArticlePreparer(self.settings, self.metrics.timed(embedder))
             log.info("embedder ready: %s (dimension %d)", embedder.name, embedder.dimension)
         return self._preparer
+
+    def prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
+        """One batch through the stateless stage, counted (runs in the executor, off the loop)."""
+        assert self._preparer is not None, "await preparer() first"
+        results = self._preparer.prepare(messages)
+        self.metrics.observe_prepared(messages, results)
+        return results
+
+    @property
+    def active_stories(self) -> int:
+        return self._detector.active_stories if self._detector is not None else 0
 
     def detector_for(self, article: EmbeddedArticle) -> StoryDetector:
         if self._detector is None:
@@ -98,10 +128,39 @@ def embedder_defaults(settings: Settings) -> tuple[float, bool]:
     return embedding.SENTENCE_TRANSFORMERS_THRESHOLD, False
 
 
+def _consumer_offsets(app: faust.App, topics: Collection[str]) -> PartitionOffsets:
+    """Committed offset and high watermark of each partition of ``topics`` this worker consumes, from the
+    consumer's own bookkeeping (no broker round trip). Faust has no lag metric of its own."""
+    consumer = app.consumer
+    # Faust keeps the group's committed offsets here (read at assignment, updated at every commit) and
+    # offers no public accessor; without it (another driver) there is no lag to report.
+    committed = getattr(consumer, "_committed_offset", None)
+    if committed is None:
+        return {}
+    try:
+        return {
+            (tp.topic, tp.partition): (committed.get(tp), consumer.highwater(tp))
+            for tp in consumer.assignment()
+            if tp.topic in topics
+        }
+    except ConsumerNotStarted:
+        return {}
+
+
+def _serve_metrics(app: faust.App, metrics: StreamsMetrics) -> None:
+    """Faust's sensors into the same registry, and the registry on the web port at /metrics."""
+    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix=FAUST_PREFIX)
+
+
 def create_app(
-    settings: Settings | None = None, embedder_factory: EmbedderFactory | None = None
+    settings: Settings | None = None,
+    embedder_factory: EmbedderFactory | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> faust.App:
-    """Build the worker app and its agents for ``settings`` (default: from the environment)."""
+    """Build the worker app and its agents for ``settings`` (default: from the environment).
+
+    Metrics go to ``registry`` (default: a new one per app).
+    """
     settings = settings or Settings()
     kafka = settings.kafka
     names = TopicNames.from_prefix(kafka.topic_prefix)
@@ -121,7 +180,11 @@ def create_app(
         consumer_max_fetch_size=kafka.max_message_bytes + 1024 * 1024,
         producer_acks=-1,
     )
-    stages = _Stages(settings, embedder_factory or (lambda s: create_embedder(s.embedder)))
+    metrics = StreamsMetrics.create(
+        registry, settings.metrics.known_sources(), max_sources=settings.metrics.max_sources
+    )
+    _serve_metrics(app, metrics)
+    stages = _Stages(settings, embedder_factory or (lambda s: create_embedder(s.embedder)), metrics)
 
     def topic(name: str, partitions: int) -> faust.TopicT:
         return app.topic(name, partitions=partitions, key_serializer="raw", value_serializer="raw")
@@ -137,7 +200,7 @@ def create_app(
         key = rejection.article_id.encode("utf-8") if rejection.article_id else None
         await rejected.send(key=key, value=rejection.to_json_bytes())
 
-    async def emit(result: TrackResult) -> None:
+    async def emit(result: TrackResult, trace: Trace | None) -> None:
         if result.rejection is not None:
             await send_rejection(result.rejection)
         if result.assignment is not None:
@@ -147,14 +210,16 @@ def create_app(
         for alert in result.alerts:
             await alerts.send(key=alert.story_id.encode(), value=alert.to_json_bytes())
             log.info("alert %s: %s", alert.alert_id, alert.headline)
+        metrics.observe_emitted(result, trace)
 
     @app.agent(articles, name="prepare_articles")
     async def prepare_articles(stream: faust.StreamT[bytes]) -> None:
-        preparer = await stages.preparer()
+        await stages.preparer()
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
             settings.worker.embed_batch_size, within=settings.worker.embed_batch_seconds
         ):
+            received_at = metrics.now()
             messages = [
                 InputMessage(
                     raw=event.value if isinstance(event.value, bytes) else b"",
@@ -163,16 +228,26 @@ def create_app(
                 )
                 for event in events
             ]
-            results = await loop.run_in_executor(stages.executor, preparer.prepare, messages)
-            for prepared in results:
+            results = await loop.run_in_executor(stages.executor, stages.prepare, messages)
+            for event, prepared in zip(events, results, strict=True):
                 if isinstance(prepared, Rejection):
                     await send_rejection(prepared)
                 else:
-                    await embedded.send(key=prepared.id.encode(), value=prepared.to_json_bytes())
+                    # The message's Kafka timestamp and read time travel to the tracker in headers.
+                    trace = Trace(produced_at=event.message.timestamp, received_at=received_at)
+                    await embedded.send(
+                        key=prepared.id.encode(), value=prepared.to_json_bytes(), headers=trace.to_headers()
+                    )
 
-    def track(released: list[EmbeddedArticle]) -> list[TrackResult]:
+    def track(released: list[_Traced]) -> list[tuple[TrackResult, Trace | None]]:
         # Synchronous on purpose: the agent and the idle timer never interleave inside a release.
-        return [stages.detector_for(article).track(article) for article in released]
+        outcomes = []
+        for item in released:
+            with metrics.tracker_duration.time():
+                result = stages.detector_for(item.article).track(item.article)
+            outcomes.append((result, item.trace))
+        metrics.observe_tracker_state(stages.active_stories, len(stages.buffer))
+        return outcomes
 
     @app.agent(embedded, name="track_stories")
     async def track_stories(stream: faust.StreamT[bytes]) -> None:
@@ -183,16 +258,24 @@ def create_app(
             except ValidationError as error:
                 await send_rejection(reject(RejectReason.INVALID_FIELD, f"bad embedded record: {error}", raw))
                 continue
-            released = stages.buffer.push(article, article.published_at, article.id, article.input_partition)
-            for result in track(released):
-                await emit(result)
+            traced = _Traced(article, Trace.from_headers(event.headers))
+            released = stages.buffer.push(traced, article.published_at, article.id, article.input_partition)
+            for result, trace in track(released):
+                await emit(result, trace)
 
     @app.timer(interval=1.0, name="release_idle_partitions")  # type: ignore[untyped-decorator]
     async def release_idle_partitions() -> None:
-        for result in track(stages.buffer.release_idle()):
-            await emit(result)
+        for result, trace in track(stages.buffer.release_idle()):
+            await emit(result, trace)
+
+    @app.timer(  # type: ignore[untyped-decorator]
+        interval=settings.metrics.lag_interval_seconds, name="report_consumer_lag"
+    )
+    async def report_consumer_lag() -> None:
+        metrics.update_consumer_lag(_consumer_offsets(app, (names.articles, names.embedded)))
 
     app.stages = stages  # type: ignore[attr-defined]  # for tests and diagnostics
+    app.metrics = metrics  # type: ignore[attr-defined]
     return app
 
 

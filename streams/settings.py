@@ -111,6 +111,25 @@ class WorkerSettings(_Section):
     max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
 
 
+class MetricsSettings(_Section):
+    """Prometheus metrics, served on the worker's web port at /metrics."""
+
+    sources: str = Field(
+        default="",
+        description="Comma-separated sources that get their own metrics label (the rest: 'other'); "
+        "unset: the first max_sources seen",
+    )
+    max_sources: int = Field(
+        default=50, ge=0, description="Distinct source labels per worker when no sources are listed"
+    )
+    lag_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the worker computes its consumer lag per partition"
+    )
+
+    def known_sources(self) -> tuple[str, ...]:
+        return tuple(source.strip() for source in self.sources.split(",") if source.strip())
+
+
 class Settings(BaseSettings):
     """Everything configurable. Frozen: build a new one (``model_copy(update=...)``) to change it."""
 
@@ -123,3 +142,4 @@ class Settings(BaseSettings):
     tracker: TrackerSettings = TrackerSettings()
     alerts: AlertSettings = AlertSettings()
     worker: WorkerSettings = WorkerSettings()
+    metrics: MetricsSettings = MetricsSettings()

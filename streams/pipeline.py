@@ -164,6 +164,7 @@ class StoryDetector:
             lexical_threshold=tracker.lexical_threshold,
             center=default_centered if tracker.center is None else tracker.center,
             neighbors=tracker.neighbors,
+            hot_stories=tracker.hot_stories,
         )
         # Document frequencies learned in tracking order: deterministic, live and offline alike.
         self._tfidf = OnlineTfidf(tracker.lexical_dimension) if tracker.lexical_weight > 0 else None

@@ -78,6 +78,12 @@ class TrackerSettings(_Section):
     neighbors: int = Field(
         default=1000, ge=0, description="Recent articles a story can be joined through (0: centroids only)"
     )
+    hot_stories: int = Field(
+        default=1024,
+        ge=1,
+        description="Most recently updated stories scored exactly per article; older active ones are "
+        "found through a lexical index (at least `neighbors`)",
+    )
     center: bool | None = Field(
         default=None,
         description="Compare dense vectors after subtracting the running mean of all articles; "
@@ -111,25 +117,6 @@ class WorkerSettings(_Section):
     max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
 
 
-class MetricsSettings(_Section):
-    """Prometheus metrics, served on the worker's web port at /metrics."""
-
-    sources: str = Field(
-        default="",
-        description="Comma-separated sources that get their own metrics label (the rest: 'other'); "
-        "unset: the first max_sources seen",
-    )
-    max_sources: int = Field(
-        default=50, ge=0, description="Distinct source labels per worker when no sources are listed"
-    )
-    lag_interval_seconds: float = Field(
-        default=5.0, gt=0, description="How often the worker computes its consumer lag per partition"
-    )
-
-    def known_sources(self) -> tuple[str, ...]:
-        return tuple(source.strip() for source in self.sources.split(",") if source.strip())
-
-
 class Settings(BaseSettings):
     """Everything configurable. Frozen: build a new one (``model_copy(update=...)``) to change it."""
 
@@ -142,4 +129,3 @@ class Settings(BaseSettings):
     tracker: TrackerSettings = TrackerSettings()
     alerts: AlertSettings = AlertSettings()
     worker: WorkerSettings = WorkerSettings()
-    metrics: MetricsSettings = MetricsSettings()

@@ -1,19 +1,22 @@
 """Online story clustering: each article joins the most similar active story or opens a new one.
 
 Single-pass clustering against story centroids (the classic TDT approach), over the stories active within
-an event-time window. Centroids live in one matrix so that finding the nearest story is one matrix-vector
-product; a story that received nothing for ``window`` closes and leaves the matrix.
+an event-time window, with an index that keeps the cost per article flat as stories accumulate
+(``streams/story_index.py``); a story that received nothing for ``window`` closes and is forgotten.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
+
+from streams.story_index import EMPTY_SPARSE, ColdIndex, HotTier, SparseVector, sparse_add, sparse_of
 
 MAX_SNAPSHOT_IDS = 100
 KEYWORD_COUNT = 8
@@ -29,12 +32,12 @@ class Story:
     """The state of one story; mutated only by ``StoryTracker``."""
 
     story_id: str
-    slot: int
     first_seen: datetime
     last_seen: datetime
     headline: str
     vector_sum: NDArray[np.float32]
-    lexical_sum: NDArray[np.float32] | None = None
+    # Sum of the members' unit TF-IDF vectors, sparse.
+    lexical: SparseVector = EMPTY_SPARSE
     article_ids: list[str] = field(default_factory=list)
     sources: Counter[str] = field(default_factory=Counter)
     token_counts: Counter[str] = field(default_factory=Counter)
@@ -42,10 +45,16 @@ class Story:
     timeline: deque[tuple[datetime, str]] = field(default_factory=deque)
     # (headline, vector) of the first articles, to name the story by its most central post.
     members: list[tuple[str, NDArray[np.float32]]] = field(default_factory=list)
+    # Where the tracker keeps it: a hot-tier row, or a cold-index ticket (-1: not there).
+    row: int = -1
+    cold_ticket: int = -1
 
     @property
     def article_count(self) -> int:
         return len(self.article_ids)
+
+    def mean(self) -> NDArray[np.float32]:
+        return (self.vector_sum / max(self.article_count, 1)).astype(np.float32)
 
     def centroid(self) -> NDArray[np.float32]:
         norm = float(np.linalg.norm(self.vector_sum))
@@ -61,8 +70,8 @@ class Story:
 
     def keywords(self, count: int = KEYWORD_COUNT) -> list[str]:
         # Ties broken by the token itself so that output never depends on insertion order.
-        ranked = sorted(self.token_counts.items(), key=lambda item: (-item[1], item[0]))
-        return [token for token, _ in ranked[:count]]
+        ranked = heapq.nsmallest(count, self.token_counts.items(), key=lambda item: (-item[1], item[0]))
+        return [token for token, _ in ranked]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,11 @@ class StoryTracker:
     lexical ``(cos - lexical_threshold) / (1 - lexical_threshold)``, weighted by ``lexical_weight``. The
     article joins the best story when the score is >= 0. With ``lexical_weight`` 0 this is plain
     single-pass clustering on the dense cosine.
+
+    Active stories live in a ``HotTier`` of the ``hot_stories`` most recently updated ones, scored exactly,
+    and a ``ColdIndex`` for the rest (see ``streams/story_index.py``), so the cost per article does not grow
+    with the number of active stories. State is bounded by the window: a story that got nothing for
+    ``window`` closes and is forgotten.
     """
 
     def __init__(
@@ -92,44 +106,52 @@ class StoryTracker:
         dimension: int,
         threshold: float,
         window: timedelta,
-        initial_capacity: int = 1024,
+        hot_stories: int = 1024,
         lexical_dimension: int = 0,
         lexical_weight: float = 0.0,
         lexical_threshold: float = 0.2,
         center: bool = False,
         neighbors: int = 0,
+        cold_candidates: int = 16,
     ) -> None:
         self._dimension = dimension
         self._threshold = threshold
         self._window = window
+        self._lexical_dimension = lexical_dimension
         self._lexical_weight = lexical_weight if lexical_dimension else 0.0
         self._lexical_threshold = lexical_threshold
-        # Per slot: the story's unit centroid, or with ``center`` its mean vector (cosines are then taken
-        # after subtracting the mean of every article seen, which removes the direction all texts share
-        # and keeps large stories' centroids from attracting everything).
-        self._centroids = np.zeros((initial_capacity, dimension), dtype=np.float32)
-        # Squared norm of each centroid row, kept in step with it (the centered cosine needs it per query).
-        self._squared = np.zeros(initial_capacity, dtype=np.float32)
+        # With ``center``, dense cosines are taken after subtracting the mean of every article seen, which
+        # removes the direction all texts share and keeps large stories' centroids from attracting everything.
         self._center = center
         self._total = np.zeros(dimension, dtype=np.float64)
         self._count = 0
-        self._lexical = np.zeros((initial_capacity, lexical_dimension), dtype=np.float32)
-        self._slot_owner: list[str | None] = [None] * initial_capacity
-        self._occupied = np.zeros(initial_capacity, dtype=bool)
-        self._free_slots = list(range(initial_capacity - 1, -1, -1))
+        # Every story of the last ``neighbors`` placements must still be hot for neighbour linking.
+        self._hot = HotTier(max(hot_stories, neighbors, 1), dimension, lexical_dimension, center)
+        self._cold = ColdIndex()
+        self._cold_candidates = cold_candidates
         self._stories: dict[str, Story] = {}
+        # (last_seen, sequence, story id) per update, earliest first: expiry pops instead of scanning.
+        # Entries of stories updated since are stale and skipped.
+        self._expiry: list[tuple[datetime, int, str]] = []
+        self._sequence = 0
         # The most recent ``neighbors`` articles (a ring): a story also scores as well as its best recent
         # member, so that a large story whose coverage moves on keeps its follow-ups (centroids alone
-        # fragment big stories).
+        # fragment big stories). Lexical vectors are stored transposed, like the hot tier's.
         self._neighbors = neighbors
         self._recent_dense = np.zeros((neighbors, dimension), dtype=np.float32)
-        self._recent_lexical = np.zeros((neighbors, lexical_dimension if neighbors else 0), dtype=np.float32)
-        self._recent_story: list[str | None] = [None] * neighbors
+        self._recent_lexical = np.zeros((lexical_dimension if neighbors else 0, neighbors), dtype=np.float32)
+        self._recent_indices: list[NDArray[np.int64]] = [EMPTY_SPARSE[0]] * neighbors
+        # Hot row of each recent article's story; -1 once that story left the hot tier or closed.
+        self._recent_row = np.full(neighbors, -1, dtype=np.int64)
         self._recent_next = 0
 
     @property
     def active_count(self) -> int:
         return len(self._stories)
+
+    @property
+    def hot_count(self) -> int:
+        return int(self._hot.occupied.sum())
 
     def get(self, story_id: str) -> Story | None:
         return self._stories.get(story_id)
@@ -144,143 +166,185 @@ class StoryTracker:
         vector: NDArray[np.float32],
         lexical: NDArray[np.float32] | None = None,
     ) -> Placement:
-        """Join the best-scoring active story when its joining score is >= 0, or open a new one."""
-        story, score = self._best(vector, lexical)
+        """Join the best-scoring active story when its joining score is >= 0, or open a new one.
+
+        ``lexical`` is the article's unit TF-IDF vector (dense; only its non-zero dimensions are used).
+        """
+        sparse = sparse_of(lexical) if lexical is not None and self._lexical_dimension else None
+        story, score = self._best(vector, sparse, lexical)
         new_story = story is None or score < 0.0
         if new_story:
             story = self._open(article_id, published_at, headline)
             score = 0.0
         assert story is not None
         story.vector_sum += vector
-        count = story.article_count + 1
-        self._centroids[story.slot] = story.vector_sum / count if self._center else story.centroid()
-        self._squared[story.slot] = float(self._centroids[story.slot] @ self._centroids[story.slot])
+        story.article_ids.append(article_id)
+        if sparse is not None:
+            story.lexical = sparse_add(story.lexical, sparse)
         self._total += vector
         self._count += 1
-        if lexical is not None and self._lexical.shape[1]:
-            story.lexical_sum = lexical.copy() if story.lexical_sum is None else story.lexical_sum + lexical
-            norm = float(np.linalg.norm(story.lexical_sum))
-            self._lexical[story.slot] = story.lexical_sum / norm if norm > 0 else story.lexical_sum
-        story.article_ids.append(article_id)
+        if story.row >= 0:
+            self._hot.grow_story(story, sparse)
+        else:
+            if story.cold_ticket >= 0:
+                self._cold.remove(story)
+            evicted = self._hot.admit(story)
+            if evicted is not None:
+                # The evicted story's row is the one ``story`` now holds: its recent members stop linking.
+                self._forget_recent_row(story.row)
+                self._cold.add(evicted)
         story.sources[source] += 1
         story.token_counts.update(tokens)
         story.timeline.append((published_at, source))
         story.last_seen = max(story.last_seen, published_at)
+        self._sequence += 1
+        heapq.heappush(self._expiry, (story.last_seen, self._sequence, story.story_id))
         if len(story.members) < MAX_MEMBERS:
             story.members.append((headline, vector))
         if self._neighbors:
-            self._remember(story.story_id, vector, lexical)
+            self._remember(story.row, vector, sparse)
         return Placement(story=story, similarity=score, new_story=new_story)
 
     def expire(self, now: datetime) -> list[Story]:
         """Close the stories that got nothing within the window before ``now``; return them."""
         cutoff = now - self._window
-        closed = [story for story in self._stories.values() if story.last_seen < cutoff]
-        for story in closed:
-            del self._stories[story.story_id]
-            self._centroids[story.slot] = 0.0
-            self._squared[story.slot] = 0.0
-            self._lexical[story.slot] = 0.0
-            self._slot_owner[story.slot] = None
-            self._occupied[story.slot] = False
-            self._free_slots.append(story.slot)
+        closed: list[Story] = []
+        while self._expiry and self._expiry[0][0] < cutoff:
+            last_seen, _, story_id = heapq.heappop(self._expiry)
+            story = self._stories.get(story_id)
+            if story is None or story.last_seen != last_seen or story.last_seen >= cutoff:
+                continue  # closed already, or updated since (a later entry stands for it)
+            del self._stories[story_id]
+            if story.row >= 0:
+                self._forget_recent_row(story.row)
+                self._hot.remove(story)
+            elif story.cold_ticket >= 0:
+                self._cold.remove(story)
+            closed.append(story)
         return closed
 
-    def _remember(
-        self, story_id: str, vector: NDArray[np.float32], lexical: NDArray[np.float32] | None
-    ) -> None:
+    def _forget_recent_row(self, row: int) -> None:
+        if self._neighbors:
+            self._recent_row[self._recent_row == row] = -1
+
+    def _remember(self, row: int, vector: NDArray[np.float32], lexical: SparseVector | None) -> None:
         index = self._recent_next % self._neighbors
         self._recent_dense[index] = self._centered_unit(vector)
-        if lexical is not None and self._recent_lexical.shape[1]:
-            self._recent_lexical[index] = lexical
-        self._recent_story[index] = story_id
+        if self._recent_lexical.shape[0]:
+            self._recent_lexical[self._recent_indices[index], index] = 0.0
+            if lexical is not None:
+                self._recent_lexical[lexical[0], index] = lexical[1]
+                self._recent_indices[index] = lexical[0]
+        self._recent_row[index] = row
         self._recent_next += 1
 
-    def _centered_unit(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
+    def _mean(self) -> NDArray[np.float32] | None:
         if not self._center or self._count == 0:
+            return None
+        return (self._total / self._count).astype(np.float32)
+
+    def _centered_unit(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
+        mean = self._mean()
+        if mean is None:
             return vector
-        centered = vector - (self._total / self._count).astype(np.float32)
+        centered = vector - mean
         norm = float(np.linalg.norm(centered))
         return centered / norm if norm > 0 else centered
 
-    def _neighbor_scores(
-        self, vector: NDArray[np.float32], lexical: NDArray[np.float32] | None
+    def _evidence(
+        self, dense: NDArray[np.float32], lexical: NDArray[np.float32] | None
     ) -> NDArray[np.float32]:
-        """Per slot, the joining score of its best recent member (-inf where it has none)."""
-        best = np.full(len(self._slot_owner), -np.inf, dtype=np.float32)
-        filled = min(self._recent_next, self._neighbors)
-        if not filled:
-            return best
-        dense = (self._recent_dense[:filled] @ self._centered_unit(vector) - self._threshold) / (
-            1.0 - self._threshold
-        )
-        scores = dense
-        if self._lexical_weight and lexical is not None and self._recent_lexical.shape[1]:
+        """Joining scores from dense and (when given) lexical cosines."""
+        scores = (dense - self._threshold) / (1.0 - self._threshold)
+        if self._lexical_weight and lexical is not None:
             neutral = self._lexical_threshold
-            lexical_scores = (self._recent_lexical[:filled] @ lexical - neutral) / (1.0 - neutral)
-            scores = (1.0 - self._lexical_weight) * dense + self._lexical_weight * lexical_scores
-        for index in range(filled):
-            story = self._stories.get(self._recent_story[index] or "")
-            if story is not None and scores[index] > best[story.slot]:
-                best[story.slot] = scores[index]
-        return best
-
-    def _dense_cosines(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
-        if not self._center or self._count == 0:
-            return np.asarray(self._centroids @ vector, dtype=np.float32)
-        mean = (self._total / self._count).astype(np.float32)
-        query = vector - mean
-        query_norm = float(np.linalg.norm(query)) or 1.0
-        # (m - mean) . query / (|m - mean| |query|), from two matrix-vector products.
-        dots = self._centroids @ query
-        norms = np.sqrt(
-            np.maximum(self._squared - 2.0 * (self._centroids @ mean) + float(mean @ mean), 1e-12)
-        )
-        return np.asarray(dots / (norms * query_norm), dtype=np.float32)
+            lexical_scores = (lexical - neutral) / (1.0 - neutral)
+            scores = (1.0 - self._lexical_weight) * scores + self._lexical_weight * lexical_scores
+        return np.asarray(scores, dtype=np.float32)
 
     def _best(
-        self, vector: NDArray[np.float32], lexical: NDArray[np.float32] | None
+        self,
+        vector: NDArray[np.float32],
+        lexical: SparseVector | None,
+        lexical_dense: NDArray[np.float32] | None,
     ) -> tuple[Story | None, float]:
         if not self._stories:
             return None, 0.0
-        scores = (self._dense_cosines(vector) - self._threshold) / (1.0 - self._threshold)
-        if self._lexical_weight and lexical is not None:
-            lexical_scores = (self._lexical @ lexical - self._lexical_threshold) / (
-                1.0 - self._lexical_threshold
-            )
-            scores = (1.0 - self._lexical_weight) * scores + self._lexical_weight * lexical_scores
+        mean = self._mean()
+        use_lexical = bool(self._lexical_weight) and lexical is not None
+        scores = self._evidence(
+            self._hot.dense_cosines(vector, mean),
+            self._hot.lexical_cosines(lexical) if use_lexical and lexical is not None else None,
+        )
         if self._neighbors:
-            scores = np.maximum(scores, self._neighbor_scores(vector, lexical))
-        # Free slots hold zero vectors; mask them so that they never win.
-        scores = np.where(self._occupied, scores, -np.inf)
-        slot = int(np.argmax(scores))
-        owner = self._slot_owner[slot]
-        if owner is None:
+            self._raise_by_neighbors(scores, vector, lexical if use_lexical else None)
+        # Free rows hold zero vectors; mask them so that they never win.
+        scores = np.where(self._hot.occupied, scores, -np.inf)
+        row = int(np.argmax(scores))
+        best, best_score = self._hot.owner(row), float(scores[row])
+        if best is None:
+            best_score = -np.inf
+        if use_lexical and lexical is not None and lexical_dense is not None and len(self._cold):
+            for story, score in self._score_cold(vector, mean, lexical, lexical_dense):
+                if score > best_score:
+                    best, best_score = story, score
+        if best is None:
             return None, 0.0
-        return self._stories[owner], float(scores[slot])
+        return best, best_score
+
+    def _raise_by_neighbors(
+        self, scores: NDArray[np.float32], vector: NDArray[np.float32], lexical: SparseVector | None
+    ) -> None:
+        """Raise each hot row's score to that of its best recent member, in place."""
+        filled = min(self._recent_next, self._neighbors)
+        if not filled:
+            return
+        dense = self._recent_dense[:filled] @ self._centered_unit(vector)
+        lexical_cosines = None
+        if lexical is not None and self._recent_lexical.shape[0]:
+            lexical_cosines = lexical[1] @ self._recent_lexical[lexical[0], :filled]
+        neighbor_scores = self._evidence(dense, lexical_cosines)
+        rows = self._recent_row[:filled]
+        valid = rows >= 0
+        np.maximum.at(scores, rows[valid], neighbor_scores[valid])
+
+    def _score_cold(
+        self,
+        vector: NDArray[np.float32],
+        mean: NDArray[np.float32] | None,
+        lexical: SparseVector,
+        lexical_dense: NDArray[np.float32],
+    ) -> list[tuple[Story, float]]:
+        """Exact joining scores of the cold stories that share the most lexical weight with the article."""
+        candidates = self._cold.candidates(lexical, self._cold_candidates)
+        if not candidates:
+            return []
+        centroids = np.stack([story.mean() if self._center else story.centroid() for story in candidates])
+        query = vector if mean is None else vector - mean
+        lengths = np.linalg.norm(centroids if mean is None else centroids - mean, axis=1)
+        query_length = float(np.linalg.norm(query)) or 1.0
+        # The hot tier's similarity (see HotTier.dense_cosines); a centroid at the mean scores 0.
+        dense = np.where(
+            lengths > 1e-5, (centroids @ query) / (np.maximum(lengths, 1e-5) * query_length), 0.0
+        )
+        lexical_cosines = np.array(
+            [
+                float(lexical_dense[story.lexical[0]] @ story.lexical[1])
+                / (float(np.sqrt(story.lexical[1] @ story.lexical[1])) or 1.0)
+                for story in candidates
+            ],
+            dtype=np.float32,
+        )
+        scores = self._evidence(dense.astype(np.float32), lexical_cosines)
+        return list(zip(candidates, scores.tolist(), strict=True))
 
     def _open(self, article_id: str, published_at: datetime, headline: str) -> Story:
-        if not self._free_slots:
-            self._grow()
-        slot = self._free_slots.pop()
         story = Story(
             story_id=story_id_for(article_id),
-            slot=slot,
             first_seen=published_at,
             last_seen=published_at,
             headline=headline,
             vector_sum=np.zeros(self._dimension, dtype=np.float32),
         )
         self._stories[story.story_id] = story
-        self._slot_owner[slot] = story.story_id
-        self._occupied[slot] = True
         return story
-
-    def _grow(self) -> None:
-        capacity = len(self._slot_owner)
-        self._centroids = np.vstack([self._centroids, np.zeros_like(self._centroids)])
-        self._squared = np.concatenate([self._squared, np.zeros_like(self._squared)])
-        self._lexical = np.vstack([self._lexical, np.zeros_like(self._lexical)])
-        self._slot_owner.extend([None] * capacity)
-        self._occupied = np.concatenate([self._occupied, np.zeros(capacity, dtype=bool)])
-        self._free_slots.extend(range(2 * capacity - 1, capacity - 1, -1))

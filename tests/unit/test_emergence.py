@@ -22,7 +22,6 @@ def story(*posts: tuple[float, str]) -> Story:
     timeline = deque((T0 + timedelta(minutes=minutes), source) for minutes, source in posts)
     return Story(
         story_id="s-test",
-        slot=0,
         first_seen=min(time for time, _ in timeline),
         last_seen=max(time for time, _ in timeline),
         headline="h",

@@ -1,4 +1,4 @@
-"""Online story clustering: join, open, stable ids, expiry and slot reuse, keywords."""
+"""Online story clustering: join, open, stable ids, expiry, the hot tier and the cold index, keywords."""
 
 from __future__ import annotations
 
@@ -105,8 +105,8 @@ def test_the_nearest_story_wins() -> None:
 
 
 def test_a_negative_cosine_can_join_when_the_threshold_allows_it() -> None:
-    # Free slots hold zero vectors; they must not beat a real story whose cosine is below zero.
-    tracker = StoryTracker(DIM, threshold=-0.5, window=WINDOW, initial_capacity=4)
+    # Free rows hold zero vectors; they must not beat a real story whose cosine is below zero.
+    tracker = StoryTracker(DIM, threshold=-0.5, window=WINDOW, hot_stories=4)
     first = place(tracker, "a", axis(0)).story
     placement = place(tracker, "b", unit(-0.3, np.sqrt(0.91)))
     assert placement.story is first
@@ -118,7 +118,7 @@ def test_same_input_gives_the_same_stories() -> None:
     vectors = [unit(*rng.normal(size=DIM)) for _ in range(60)]
 
     def run() -> list[tuple[str, bool]]:
-        tracker = StoryTracker(DIM, threshold=0.3, window=WINDOW, initial_capacity=2)
+        tracker = StoryTracker(DIM, threshold=0.3, window=WINDOW, hot_stories=2)
         return [
             (placement.story.story_id, placement.new_story)
             for index, vector in enumerate(vectors)
@@ -156,29 +156,113 @@ def test_an_expired_story_no_longer_attracts_articles() -> None:
     assert old.article_ids == ["a"]
 
 
-def test_expiry_frees_slots_for_new_stories() -> None:
-    tracker = StoryTracker(DIM, threshold=0.5, window=timedelta(hours=1), initial_capacity=2)
+def test_expiry_frees_hot_rows_for_new_stories() -> None:
+    tracker = StoryTracker(DIM, threshold=0.5, window=timedelta(hours=1), hot_stories=2)
     first = place(tracker, "a", axis(0)).story
+    first_row = first.row
     second = place(tracker, "b", axis(1), minutes=90).story
     assert tracker.expire(T0 + timedelta(minutes=90)) == [first]
+    assert first.row == -1
     third = place(tracker, "c", axis(2), minutes=91).story
-    assert third.slot == first.slot
-    assert {second.slot, third.slot} == {0, 1}
-    # The freed slot carries nothing of the closed story.
+    assert third.row == first_row
+    assert {second.row, third.row} == {0, 1}
+    # The freed row carries nothing of the closed story.
     assert place(tracker, "d", axis(0), minutes=92).new_story
 
 
-def test_capacity_grows_beyond_the_initial_capacity() -> None:
-    tracker = StoryTracker(DIM, threshold=0.9, window=WINDOW, initial_capacity=1)
-    stories = [place(tracker, f"open/{index}", axis(index), minutes=index).story for index in range(DIM)]
+def lexical_tracker(hot_stories: int, threshold: float = 0.9) -> StoryTracker:
+    return StoryTracker(
+        DIM,
+        threshold=threshold,
+        window=WINDOW,
+        hot_stories=hot_stories,
+        lexical_dimension=DIM,
+        lexical_weight=0.5,
+    )
+
+
+def test_stories_beyond_the_hot_tier_are_found_through_their_words() -> None:
+    tracker = lexical_tracker(hot_stories=2)
+    stories = [
+        tracker.place(f"open/{i}", T0 + timedelta(minutes=i), "s1", "h", (), axis(i), axis(i)).story
+        for i in range(DIM)
+    ]
     assert tracker.active_count == DIM
-    assert len({story.slot for story in stories}) == DIM
-    # Every story still gets its own articles after the centroid matrix was copied into a bigger one.
-    for index, story in enumerate(stories):
-        placement = place(tracker, f"join/{index}", axis(index), minutes=DIM + index)
+    assert tracker.hot_count == 2
+    # The least recently updated stories went cold, the newest two are hot.
+    assert [story.row >= 0 for story in stories] == [False] * (DIM - 2) + [True, True]
+    for i, story in enumerate(stories):
+        at = T0 + timedelta(minutes=DIM + i)
+        placement = tracker.place(f"join/{i}", at, "s2", "h", (), axis(i), axis(i))
         assert placement.story is story
         assert placement.similarity == pytest.approx(1.0)
+        assert story.row >= 0  # a cold story that wins comes back into the hot tier
     assert tracker.active_count == DIM
+    assert tracker.hot_count == 2
+
+
+def test_a_cold_story_sharing_no_words_is_not_searched() -> None:
+    # The documented price of the index: a story outside the hot tier is reached through shared words only.
+    tracker = lexical_tracker(hot_stories=1, threshold=0.5)
+    cold = tracker.place("a", T0, "s1", "h", (), axis(0), axis(0)).story
+    tracker.place("b", T0, "s1", "h", (), axis(1), axis(1))
+    assert cold.row == -1
+    assert tracker.place("c", T0, "s1", "h", (), axis(0), axis(2)).new_story
+    roomy = lexical_tracker(hot_stories=8, threshold=0.5)
+    kept = roomy.place("a", T0, "s1", "h", (), axis(0), axis(0)).story
+    roomy.place("b", T0, "s1", "h", (), axis(1), axis(1))
+    assert roomy.place("c", T0, "s1", "h", (), axis(0), axis(2)).story is kept
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_the_hot_tier_scores_every_story_as_a_full_scan_would(center: bool) -> None:
+    # Reference: the documented joining score computed from each story's sums, best story by brute force.
+    rng = np.random.default_rng(11)
+    dimension, lexical_dimension, threshold = 6, 12, 0.2
+    tracker = StoryTracker(
+        dimension,
+        threshold=threshold,
+        window=WINDOW,
+        hot_stories=64,
+        lexical_dimension=lexical_dimension,
+        lexical_weight=0.5,
+        lexical_threshold=0.2,
+        center=center,
+    )
+    members: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    seen: list[np.ndarray] = []
+    for index in range(120):
+        vector = unit(*rng.normal(size=dimension), dimension=dimension)
+        words = np.where(rng.random(lexical_dimension) < 0.25, rng.random(lexical_dimension), 0.0)
+        lexical = (words / (np.linalg.norm(words) or 1.0)).astype(np.float32)
+        best_id, best_score = None, -np.inf
+        for story_id, story_members in members.items():
+            dense_sum = np.sum([m for m, _ in story_members], axis=0)
+            if center:
+                mean = np.mean(seen, axis=0)
+                story_mean = dense_sum / len(story_members)
+                a, b = story_mean - mean, vector - mean
+                # The documented centered similarity: m . (q - mean) / (|m - mean| |q - mean|); a story
+                # whose mean is the stream's mean has no direction: 0 by convention.
+                length = float(np.linalg.norm(a))
+                dense = float(story_mean @ b / (length * np.linalg.norm(b))) if length > 1e-5 else 0.0
+            else:
+                dense = float(dense_sum @ vector / np.linalg.norm(dense_sum))
+            lexical_sum = np.sum([w for _, w in story_members], axis=0)
+            norm = float(np.linalg.norm(lexical_sum))
+            lexical_cosine = float(lexical_sum @ lexical / norm) if norm else 0.0
+            score = 0.5 * (dense - threshold) / (1 - threshold) + 0.5 * (lexical_cosine - 0.2) / 0.8
+            if score > best_score:
+                best_id, best_score = story_id, score
+        placement = tracker.place(f"n/{index}", T0, "s1", "h", (), vector, lexical)
+        if best_id is not None and best_score >= 0:
+            assert placement.story.story_id == best_id
+            assert placement.similarity == pytest.approx(best_score, abs=1e-4)
+        else:
+            assert placement.new_story
+        members.setdefault(placement.story.story_id, []).append((vector, lexical))
+        seen.append(vector)
+    assert 1 < len(members) < 120
 
 
 def test_keywords_are_the_most_frequent_tokens_ties_by_token() -> None:

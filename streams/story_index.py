@@ -1,0 +1,241 @@
+"""Where the story tracker keeps active stories so that finding the best one costs the same at any scale.
+
+Two tiers:
+
+- ``HotTier``: the ``capacity`` most recently updated stories, scored exactly against every article (one
+  dense matrix-vector product over their centroids, and a lexical product over only the article's
+  non-zero TF-IDF dimensions). News attention is recent: almost every article joins a story that was
+  updated lately, and with fewer active stories than ``capacity`` this tier holds them all.
+- ``ColdIndex``: active stories that fell out of the hot tier, reachable through an inverted index over
+  their strongest TF-IDF features. An article looks up its own strongest features, and the few cold stories
+  sharing most weight with it are scored exactly; one that wins comes back into the hot tier.
+
+Per-article cost is bounded by ``capacity`` plus the posting lists of a few features, not by the number of
+active stories. Everything is deterministic: ties break by row or ticket order, which follow input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from streams.stories import Story
+
+SparseVector = tuple[NDArray[np.int64], NDArray[np.float32]]
+
+EMPTY_SPARSE: SparseVector = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def sparse_of(dense: NDArray[np.float32]) -> SparseVector:
+    """The non-zero dimensions of ``dense`` and their values (indices ascending)."""
+    indices = np.flatnonzero(dense).astype(np.int64)
+    return indices, dense[indices].astype(np.float32)
+
+
+def sparse_add(left: SparseVector, right: SparseVector) -> SparseVector:
+    """The sum of two sparse vectors (indices ascending)."""
+    indices = np.union1d(left[0], right[0])
+    values = np.zeros(len(indices), dtype=np.float32)
+    np.add.at(values, np.searchsorted(indices, left[0]), left[1])
+    np.add.at(values, np.searchsorted(indices, right[0]), right[1])
+    return indices, values
+
+
+class HotTier:
+    """A fixed number of rows, one story each, with the matrices that score them all at once.
+
+    Dense rows hold each story's unit centroid, or with ``centered`` its mean vector (the caller subtracts
+    the stream's mean, see ``dense_cosines``). Lexical sums are stored transposed (dimension x row) so that
+    scoring gathers only the rows of the article's non-zero dimensions.
+    """
+
+    def __init__(self, capacity: int, dimension: int, lexical_dimension: int, centered: bool) -> None:
+        self.capacity = capacity
+        self._centered = centered
+        self._dense = np.zeros((capacity, dimension), dtype=np.float32)
+        self._dense_squared = np.zeros(capacity, dtype=np.float32)
+        self._lexical = np.zeros((lexical_dimension, capacity), dtype=np.float32)
+        self._lexical_norm = np.zeros(capacity, dtype=np.float32)
+        self._owner: list[Story | None] = [None] * capacity
+        self.occupied = np.zeros(capacity, dtype=bool)
+        # Update tick per row: the least recently updated story leaves first.
+        self._touched = np.zeros(capacity, dtype=np.int64)
+        self._tick = 0
+        self._free = list(range(capacity - 1, -1, -1))
+
+    def owner(self, row: int) -> Story | None:
+        return self._owner[row]
+
+    def admit(self, story: Story) -> Story | None:
+        """Give ``story`` a row (its sums already final); return the story evicted to make room, if any."""
+        evicted: Story | None = None
+        if not self._free:
+            stamps = np.where(self.occupied, self._touched, np.iinfo(np.int64).max)
+            evicted = self._owner[int(np.argmin(stamps))]
+            assert evicted is not None
+            self.remove(evicted)
+        row = self._free.pop()
+        self._owner[row] = story
+        self.occupied[row] = True
+        story.row = row
+        indices, values = story.lexical
+        if len(indices) and self._lexical.shape[0]:
+            self._lexical[indices, row] = values
+        self._refresh(story, row)
+        return evicted
+
+    def grow_story(self, story: Story, lexical: SparseVector | None) -> None:
+        """``story`` (already in a row) just got an article whose lexical vector is ``lexical``."""
+        if lexical is not None and len(lexical[0]) and self._lexical.shape[0]:
+            self._lexical[lexical[0], story.row] += lexical[1]
+        self._refresh(story, story.row)
+
+    def remove(self, story: Story) -> None:
+        row = story.row
+        indices = story.lexical[0]
+        if len(indices) and self._lexical.shape[0]:
+            self._lexical[indices, row] = 0.0
+        self._dense[row] = 0.0
+        self._dense_squared[row] = 0.0
+        self._lexical_norm[row] = 0.0
+        self._owner[row] = None
+        self.occupied[row] = False
+        self._free.append(row)
+        story.row = -1
+
+    def _refresh(self, story: Story, row: int) -> None:
+        self._dense[row] = story.mean() if self._centered else story.centroid()
+        self._dense_squared[row] = float(self._dense[row] @ self._dense[row])
+        values = story.lexical[1]
+        self._lexical_norm[row] = float(np.sqrt(values @ values)) if len(values) else 0.0
+        self._tick += 1
+        self._touched[row] = self._tick
+
+    def dense_cosines(
+        self, query: NDArray[np.float32], mean: NDArray[np.float32] | None
+    ) -> NDArray[np.float32]:
+        """Cosine of ``query`` with every row; with ``mean``, the centered similarity described below."""
+        if mean is None:
+            return np.asarray(self._dense @ query, dtype=np.float32)
+        centered = query - mean
+        query_norm = float(np.linalg.norm(centered)) or 1.0
+        # m . (q - mean) / (|m - mean| |q - mean|), from two matrix-vector products. The numerator is the
+        # centered dot (m - mean) . (q - mean) plus mean . (q - mean), a term equal for every story that,
+        # divided by |m - mean|, favours stories whose mean sits near the stream's: large, averaged ones.
+        # Measured, not derived: the exactly centered cosine fragments big stories more (pairwise F1 on
+        # 2026-06-24 0.436 -> 0.348, docs/EVALUATION.md).
+        dots = self._dense @ centered
+        squared = self._dense_squared - 2.0 * (self._dense @ mean) + float(mean @ mean)
+        # A row at the mean itself has no direction (and float32 cancellation leaves noise): cosine 0.
+        cosines = np.where(squared > 1e-10, dots / (np.sqrt(np.maximum(squared, 1e-10)) * query_norm), 0.0)
+        return np.asarray(cosines, dtype=np.float32)
+
+    def lexical_cosines(self, lexical: SparseVector) -> NDArray[np.float32]:
+        """Cosine of the unit sparse vector ``lexical`` with every row's lexical sum."""
+        indices, values = lexical
+        if not len(indices):
+            return np.zeros(self.capacity, dtype=np.float32)
+        dots = values @ self._lexical[indices]
+        return np.asarray(dots / np.maximum(self._lexical_norm, 1e-12), dtype=np.float32)
+
+
+class _Postings:
+    """A growable (ticket, weight) list for one lexical dimension."""
+
+    __slots__ = ("size", "tickets", "weights")
+
+    def __init__(self) -> None:
+        self.tickets = np.zeros(8, dtype=np.int64)
+        self.weights = np.zeros(8, dtype=np.float32)
+        self.size = 0
+
+    def append(self, ticket: int, weight: float) -> None:
+        if self.size == len(self.tickets):
+            self.tickets = np.concatenate([self.tickets, np.zeros_like(self.tickets)])
+            self.weights = np.concatenate([self.weights, np.zeros_like(self.weights)])
+        self.tickets[self.size] = ticket
+        self.weights[self.size] = weight
+        self.size += 1
+
+
+class ColdIndex:
+    """Inverted index over the ``features`` strongest TF-IDF dimensions of each cold story.
+
+    A story's entry is frozen while it is cold (a cold story gets no articles: the one that joins it moves
+    it back to the hot tier and out of here). Removal is lazy: tickets of removed stories are skipped, and
+    the index is rebuilt once they outnumber the live ones.
+    """
+
+    def __init__(self, features: int = 16) -> None:
+        self._features = features
+        self._postings: dict[int, _Postings] = {}
+        self._live: dict[int, Story] = {}
+        self._next_ticket = 0
+        self._dead = 0
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __iter__(self) -> Iterator[Story]:
+        return iter(self._live.values())
+
+    def add(self, story: Story) -> None:
+        ticket = self._next_ticket
+        self._next_ticket += 1
+        self._live[ticket] = story
+        story.cold_ticket = ticket
+        indices, values = story.lexical
+        if not len(indices):
+            return
+        norm = float(np.sqrt(values @ values)) or 1.0
+        strongest = np.argsort(-values, kind="stable")[: self._features]
+        for position in strongest:
+            bucket = int(indices[position])
+            postings = self._postings.get(bucket)
+            if postings is None:
+                postings = self._postings[bucket] = _Postings()
+            postings.append(ticket, float(values[position]) / norm)
+
+    def remove(self, story: Story) -> None:
+        del self._live[story.cold_ticket]
+        story.cold_ticket = -1
+        self._dead += 1
+        if self._dead > len(self._live) + 1024:
+            self._rebuild()
+
+    def candidates(self, lexical: SparseVector, limit: int) -> list[Story]:
+        """Up to ``limit`` cold stories sharing most TF-IDF weight with the article's strongest features."""
+        indices, values = lexical
+        if not self._live or not len(indices):
+            return []
+        strongest = np.argsort(-values, kind="stable")[: self._features]
+        tickets: list[NDArray[np.int64]] = []
+        weights: list[NDArray[np.float32]] = []
+        for position in strongest:
+            postings = self._postings.get(int(indices[position]))
+            if postings is not None and postings.size:
+                tickets.append(postings.tickets[: postings.size])
+                weights.append(postings.weights[: postings.size] * values[position])
+        if not tickets:
+            return []
+        overlap = np.bincount(np.concatenate(tickets), np.concatenate(weights), minlength=self._next_ticket)
+        ranked = np.flatnonzero(overlap > 0)
+        if len(ranked) > limit * 4:
+            ranked = ranked[np.argpartition(-overlap[ranked], limit * 4)[: limit * 4]]
+        # Highest overlap first, then oldest ticket: deterministic.
+        order = sorted(ranked.tolist(), key=lambda ticket: (-overlap[ticket], ticket))
+        found = [self._live[ticket] for ticket in order if ticket in self._live]
+        return found[:limit]
+
+    def _rebuild(self) -> None:
+        stories = list(self._live.values())
+        self._postings = {}
+        self._live = {}
+        self._next_ticket = 0
+        self._dead = 0
+        for story in stories:
+            self.add(story)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from streams.errors import ArticleRejected, ConfigurationError
+from streams.errors import ArticleRejected, ConfigurationError, DeliveryError
 from streams.records import parse_timestamp
 from streams.settings import Settings
 
@@ -183,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except DeliveryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -15,6 +15,9 @@ class RejectReason(StrEnum):
     MISSING_FIELD = "missing_field"
     INVALID_FIELD = "invalid_field"
     INVALID_TIMESTAMP = "invalid_timestamp"
+    # Published later than the wall clock's now (plus a tolerance): nothing is published in the future, and
+    # letting it in would move the event clock ahead for good (every story would then expire).
+    FUTURE_TIMESTAMP = "future_timestamp"
     EMPTY_TEXT = "empty_text"
     TEXT_TOO_LONG = "text_too_long"
     NOT_PERSIAN = "not_persian"
@@ -32,3 +35,7 @@ class ArticleRejected(Exception):
 
 class ConfigurationError(Exception):
     """A setting is missing or inconsistent; the message says which and how to fix it."""
+
+
+class DeliveryError(Exception):
+    """The broker refused messages a command produced: nothing may be lost silently."""

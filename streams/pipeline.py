@@ -9,9 +9,9 @@ The offline command and the Faust agents call the very same objects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
@@ -46,15 +46,29 @@ class InputMessage:
     offset: int = -1
 
 
+def wall_clock_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ArticlePreparer:
-    """Validates, normalizes and embeds a batch of input messages."""
+    """Validates, normalizes and embeds a batch of input messages.
+
+    ``wall_clock`` is the one place where wall time enters the detector: nothing can be published after
+    the real now, so an article dated later than now plus ``worker.max_future_seconds`` is refused
+    (``future_timestamp``) before it can move the event clock ahead for good. Tests inject a fixed clock.
+    """
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, normalizer: TextNormalizer | None = None
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        normalizer: TextNormalizer | None = None,
+        wall_clock: Callable[[], datetime] = wall_clock_now,
     ) -> None:
         self._settings = settings
         self._embedder = embedder
         self._normalizer = normalizer or TextNormalizer()
+        self._wall_clock = wall_clock
 
     @property
     def embedder(self) -> Embedder:
@@ -64,6 +78,17 @@ class ArticlePreparer:
     def _peek_id(reason: RejectReason, raw: bytes) -> str | None:
         # An oversized message is not parsed at all: that is what the limit protects.
         return None if reason is RejectReason.TOO_LARGE else peek_article_id(raw)
+
+    def _check_not_in_future(self, article: Article, now: datetime) -> None:
+        # Seconds as floats: a difference of two datetimes never overflows, whatever the year.
+        ahead = (article.published_at - now).total_seconds()
+        limit = self._settings.worker.max_future_seconds
+        if ahead > limit:
+            raise ArticleRejected(
+                RejectReason.FUTURE_TIMESTAMP,
+                f"'published_at' {article.published_at.isoformat()} is {ahead:.0f} s after the wall clock's "
+                f"now ({now.isoformat(timespec='seconds')}); at most {limit:.0f} s are tolerated",
+            )
 
     def prepare_in_batches(
         self,
@@ -85,6 +110,7 @@ class ArticlePreparer:
         """One result per message, in order: an embedded article or the reason it was refused."""
         results: list[EmbeddedArticle | Rejection | None] = [None] * len(messages)
         pending: list[tuple[int, Article, str, str, tuple[str, ...]]] = []
+        now = self._wall_clock()
         for index, message in enumerate(messages):
             article: Article | None = None
             try:
@@ -93,6 +119,7 @@ class ArticlePreparer:
                     max_bytes=self._settings.kafka.max_message_bytes,
                     max_text_chars=self._settings.worker.max_text_chars,
                 )
+                self._check_not_in_future(article, now)
                 normalized = self._normalizer.normalize(article.text, article.title)
             except ArticleRejected as error:
                 results[index] = reject(

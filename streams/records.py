@@ -267,7 +267,10 @@ def peek(raw: bytes) -> tuple[str | None, datetime | None]:
         published_at: datetime | None = parse_timestamp(payload.get("published_at"))
     except ArticleRejected:
         published_at = None
-    return (article_id[:512] if isinstance(article_id, str) and article_id else None), published_at
+    if not isinstance(article_id, str) or not article_id or _has_lone_surrogate(article_id):
+        # An id from a lone \ud800 escape cannot be written as UTF-8 (a dead letter or a Kafka key).
+        article_id = None
+    return (article_id[:512] if article_id else None), published_at
 
 
 def peek_published_at(raw: bytes) -> datetime | None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from streams.pipeline import InputMessage
+from streams.errors import DeliveryError
+from streams.pipeline import InputMessage, wall_clock_now
 from streams.records import peek
 from streams.settings import KafkaSettings
 from streams.topics import TopicNames, client_options
@@ -78,26 +79,41 @@ def replay_file(
     speed: float | None,
     progress: bool = True,
     sleep: Callable[[float], None] = time.sleep,
+    wall_clock: Callable[[], datetime] = wall_clock_now,
 ) -> ReplayStats:
     """Produce ``items`` into the input topic; ``speed`` N plays N seconds of event time per second,
-    None sends at the maximum rate."""
+    None sends at the maximum rate.
+
+    An item dated after the wall clock's now is sent at once with now as its Kafka timestamp: a broker
+    refuses timestamps far ahead (Kafka 4: ``log.message.timestamp.after.max.ms``, 1 h), and the worker is
+    the one that rejects it, with a reason (``future_timestamp``). Raises ``DeliveryError`` when the broker
+    refused any message."""
     topic = TopicNames.from_prefix(settings.topic_prefix).articles
     client = producer(settings)
     started = time.monotonic()
     first_event: datetime | None = None
+    failures: list[BaseException] = []
     try:
         for item in tqdm(items, desc="replay", unit="article", disable=not progress):
-            if speed is not None and item.published_at is not None:
+            now = wall_clock()
+            if speed is not None and item.published_at is not None and item.published_at <= now:
                 first_event = first_event or item.published_at
                 due = (item.published_at - first_event).total_seconds() / speed
                 wait = due - (time.monotonic() - started)
                 if wait > 0:
                     sleep(wait)
-            timestamp_ms = int(item.timestamp.timestamp() * 1000) if item.timestamp else None
-            client.send(topic, value=item.raw, key=item.key, timestamp_ms=timestamp_ms)
+            timestamp = min(item.timestamp, now) if item.timestamp else None
+            timestamp_ms = int(timestamp.timestamp() * 1000) if timestamp else None
+            future = client.send(topic, value=item.raw, key=item.key, timestamp_ms=timestamp_ms)
+            future.add_errback(failures.append)
         client.flush()
     finally:
         client.close()
+    if failures:
+        raise DeliveryError(
+            f"{len(failures)} of {len(items)} messages were not delivered to {topic}; the first error: "
+            f"{failures[0]}"
+        )
     return ReplayStats(sent=len(items), seconds=time.monotonic() - started)
 
 

@@ -115,6 +115,12 @@ class WorkerSettings(_Section):
     embed_batch_size: int = Field(default=32, ge=1, description="Articles embedded per batch")
     embed_batch_seconds: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
+    max_future_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Articles published more than this after the wall clock's now are rejected "
+        "(future_timestamp)",
+    )
 
 
 class Settings(BaseSettings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from streams.errors import ConfigurationError
 from streams.settings import KafkaSettings
 
 
@@ -25,6 +26,7 @@ class TopicNames:
     stories: str
     alerts: str
     rejected: str
+    checkpoints: str
 
     @classmethod
     def from_prefix(cls, prefix: str) -> TopicNames:
@@ -35,6 +37,7 @@ class TopicNames:
             stories=f"{prefix}.stories",
             alerts=f"{prefix}.alerts",
             rejected=f"{prefix}.articles.rejected",
+            checkpoints=f"{prefix}.tracker.checkpoints",
         )
 
 
@@ -52,6 +55,8 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(names.stories, 1, compacted),
         TopicSpec(names.alerts, 1, keep),
         TopicSpec(names.rejected, 1, keep),
+        # The story tracker's state, written every few thousand articles (streams/checkpoint.py).
+        TopicSpec(names.checkpoints, 1, compacted),
     ]
 
 
@@ -74,11 +79,32 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
-    """Create the missing topics; return the names created. Existing topics are left as they are."""
-    from kafka.admin import KafkaAdminClient
+def describe_connection(settings: KafkaSettings) -> str:
+    """Where and how the clients connect, for error messages: never the password."""
+    parts = [settings.bootstrap_servers, settings.security_protocol]
+    if settings.security_protocol.startswith("SASL"):
+        parts.append(f"{settings.sasl_mechanism or 'PLAIN'} as user {settings.sasl_username!r}")
+    return ", ".join(parts)
 
-    admin = KafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+
+def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
+    """Create the missing topics; return the names created. Existing topics are left as they are.
+
+    Raises ``ConfigurationError`` when the broker cannot be reached or refuses the credentials.
+    """
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    except KafkaError as error:
+        # kafka-python retries a refused login until its timeout; its log names the cause
+        # (e.g. SaslAuthenticationFailedError), this message what to check.
+        raise ConfigurationError(
+            f"cannot connect to Kafka ({describe_connection(settings)}): {error}. Check "
+            "STREAMS_KAFKA__BOOTSTRAP_SERVERS and the STREAMS_KAFKA__SECURITY_PROTOCOL / SASL_* / SSL_* "
+            "settings (a refused login is logged above as an authentication failure)"
+        ) from None
     try:
         existing = set(admin.list_topics())
         missing = {

@@ -2,11 +2,16 @@
 # A local single-node Apache Kafka broker (KRaft mode) built from Kafka's own jars on Maven Central.
 #
 #   deploy/kafka/kafka.sh fetch                      resolve the broker jars into the cache (once per machine)
-#   deploy/kafka/kafka.sh start [--port P] [--dir D] format storage, start on 127.0.0.1:P, wait until healthy
+#   deploy/kafka/kafka.sh start [--port P] [--dir D] [--sasl]
+#                                                    format storage, start on 127.0.0.1:P, wait until healthy;
+#                                                    --sasl: clients authenticate (SASL_PLAINTEXT: PLAIN,
+#                                                    SCRAM-SHA-256/512) as the users in KAFKA_SASL_USERS
 #   deploy/kafka/kafka.sh stop  [--dir D]            stop the broker started in D, wait until it is gone
 #   deploy/kafka/kafka.sh status [--dir D]           exit 0 when the broker in D is up
 #
-# Environment: KAFKA_CACHE (jar cache, default .cache/kafka at the repository root), JAVA (java binary).
+# Environment: KAFKA_CACHE (jar cache, default .cache/kafka at the repository root), JAVA (java binary),
+# KAFKA_SASL_USERS (with --sasl: "name:password[,name:password...]", letters, digits, . _ -; default
+# streams:streams-secret).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +21,7 @@ java="${JAVA:-java}"
 port=9092
 dir="$root/.cache/kafka-run"
 timeout_s=90
+sasl=0
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -25,6 +31,7 @@ while [ $# -gt 0 ]; do
     --port) port="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
+    --sasl) sasl=1; shift ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
 done
@@ -55,11 +62,13 @@ start() {
   rm -rf "$dir" && mkdir -p "$dir/data"
   sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$dir/data|g" \
       "$here/server.properties" > "$dir/server.properties"
+  local scram=()
+  if [ "$sasl" = 1 ]; then sasl_config; fi
   local cp="$cache/libs/*"
   local log4j="-Dlog4j2.configurationFile=$here/log4j2.properties -Dkafka.logs.dir=$dir"
   # shellcheck disable=SC2086
   "$java" -cp "$cp" $log4j kafka.tools.StorageTool format --standalone \
-      -t "$("$java" -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)" \
+      -t "$("$java" -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)" "${scram[@]}" \
       -c "$dir/server.properties" > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting storage failed"; }
   # shellcheck disable=SC2086
   nohup "$java" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true $log4j -cp "$cp" \
@@ -72,6 +81,26 @@ start() {
     sleep 0.5
   done
   echo "kafka.sh: Apache Kafka $(kafka_version) is up on 127.0.0.1:$port (pid $(cat "$dir/broker.pid"), dir $dir)" >&2
+}
+
+# Appends the SASL listener (sasl.properties) with its users to $dir/server.properties and fills the
+# caller's `scram` array with the StorageTool options that store the same users' SCRAM credentials.
+sasl_config() {
+  local users="${KAFKA_SASL_USERS:-streams:streams-secret}" plain="" entry name password mechanism entries
+  local admin; admin="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+  IFS=',' read -r -a entries <<< "$users"
+  for entry in "${entries[@]}"; do
+    [[ "$entry" =~ ^([A-Za-z0-9._-]+):([A-Za-z0-9._-]+)$ ]] || die "KAFKA_SASL_USERS: expected name:password (letters, digits, . _ -), got an entry that is not"
+    name="${BASH_REMATCH[1]}"; password="${BASH_REMATCH[2]}"
+    [ "$name" != admin ] || die "KAFKA_SASL_USERS: 'admin' is the broker's own user"
+    plain="$plain user_$name=\"$password\""
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      scram+=(--add-scram "$mechanism=[name=$name,password=$password]")
+    done
+  done
+  sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@ADMIN_PASSWORD@|$admin|g" \
+      -e "s|@PLAIN_USERS@|${plain# }|" "$here/sasl.properties" >> "$dir/server.properties"
+  chmod 600 "$dir/server.properties"  # it holds the passwords
 }
 
 stop() {

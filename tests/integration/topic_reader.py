@@ -10,13 +10,27 @@ from kafka import KafkaConsumer, TopicPartition
 
 
 def read_until(
-    bootstrap: str, topic: str, count: int, timeout: float, settle: float = 0.0
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout: float,
+    settle: float = 0.0,
+    client_options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Read ``topic`` from the beginning until at least ``count`` records arrived (or fail at ``timeout``).
 
     ``settle`` keeps reading that long after the count is reached, to catch unexpected extra records.
+    ``client_options`` (``streams.topics.client_options``) replace ``bootstrap``, e.g. to log in with SASL.
     """
-    consumer = KafkaConsumer(bootstrap_servers=[bootstrap], group_id=None, enable_auto_commit=False)
+    connection = client_options or {"bootstrap_servers": [bootstrap]}
+    consumer = KafkaConsumer(
+        **connection,
+        group_id=None,
+        enable_auto_commit=False,
+        # Room for the largest input message (the 20 MB bad-input case).
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=64 * 1024 * 1024,
+    )
     records: list[dict[str, Any]] = []
     try:
         deadline = time.monotonic() + timeout

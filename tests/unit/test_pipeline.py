@@ -20,7 +20,7 @@ from streams.pipeline import (
     canonical_order_key,
 )
 from streams.records import EmbeddedArticle, Rejection
-from streams.settings import AlertSettings, Settings, TrackerSettings
+from streams.settings import AlertSettings, Settings, TrackerSettings, WorkerSettings
 from streams.stories import story_id_for
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -227,14 +227,22 @@ def test_the_configured_threshold_overrides_the_embedder_default(preparer: Artic
 def test_times_at_the_ends_of_the_calendar(
     preparer: ArticlePreparer, article_json: Callable[..., bytes]
 ) -> None:
-    early, late = preparer.prepare(
-        [
-            InputMessage(article_json(id="early", published_at="0001-01-01T00:00:00+00:00")),
-            InputMessage(article_json(id="late", published_at="9999-12-31T23:59:59-12:00")),
-        ]
-    )
+    messages = [
+        InputMessage(article_json(id="early", published_at="0001-01-01T00:00:00+00:00")),
+        InputMessage(article_json(id="late", published_at="9999-12-31T23:59:59-12:00")),
+    ]
+    early, late = preparer.prepare(messages)
     # Year 1 is refused up front: the window arithmetic would overflow in the tracker.
     assert isinstance(early, Rejection) and early.reason == "invalid_timestamp"
+    # Year 9999 is in the future of today's wall clock (future_timestamp); seen from a clock at the end of
+    # the calendar (-12:00 is half a day past it) it is accepted, and the tracker must not overflow either.
+    assert isinstance(late, Rejection) and late.reason == "future_timestamp"
+    at_the_end = ArticlePreparer(
+        Settings(worker=WorkerSettings(max_future_seconds=86400)),
+        EMBEDDER,
+        wall_clock=lambda: datetime.max.replace(tzinfo=UTC),
+    )
+    late = at_the_end.prepare(messages)[1]
     assert isinstance(late, EmbeddedArticle)
     result = detector().track(late)
     assert result.assignment is not None and result.assignment.new_story

@@ -47,6 +47,12 @@ class AlertPolicy:
             score=score,
         )
 
+    def to_state(self) -> list[str]:
+        return sorted(self._alerted)
+
+    def load_state(self, state: list[str]) -> None:
+        self._alerted = set(state)
+
     def forget(self, story_id: str) -> None:
         """A closed story cannot alert again: drop its bookkeeping."""
         self._alerted.discard(story_id)

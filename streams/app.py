@@ -24,23 +24,22 @@ import logging
 import ssl
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.exceptions import ConsumerNotStarted
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 
+from streams.checkpoint import CHECKPOINT_KEY
+from streams.checkpoint_store import read_latest_checkpoint, read_range
 from streams.embedding import Embedder, create_embedder
-from streams.errors import RejectReason
 from streams.metrics import FAUST_PREFIX, PartitionOffsets, StreamsMetrics, Trace
-from streams.ordering import ReorderBuffer
-from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector, TrackResult
-from streams.records import EmbeddedArticle, Rejection, reject
+from streams.pipeline import ArticlePreparer, InputMessage, TrackResult
+from streams.records import EmbeddedArticle, Rejection
 from streams.settings import KafkaSettings, Settings
 from streams.topics import TopicNames
+from streams.tracker_stage import Held, TrackerStage
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +64,6 @@ def _broker_credentials(kafka: KafkaSettings) -> faust.auth.Credentials | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Traced:
-    """An embedded article waiting in the reorder buffer, with its trace for the latency metrics."""
-
-    article: EmbeddedArticle
-    trace: Trace | None
-
-
 class _Stages:
     """The Detector's two stages, built lazily inside the worker (the model loads once, off the loop)."""
 
@@ -83,12 +74,10 @@ class _Stages:
         self.metrics = metrics
         self._embedder_factory = embedder_factory
         self._preparer: ArticlePreparer | None = None
-        self._detector: StoryDetector | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-        self.buffer: ReorderBuffer[_Traced] = ReorderBuffer(
-            partitions=settings.kafka.articles_partitions,
-            idle_seconds=settings.tracker.reorder_idle_seconds,
-        )
+        # The tracker needs no model, only the dimension and the embedder's calibrated defaults.
+        threshold, centered = embedder_defaults(settings)
+        self.tracker: TrackerStage[Trace] = TrackerStage(settings, threshold, centered)
 
     async def preparer(self) -> ArticlePreparer:
         if self._preparer is None:
@@ -107,14 +96,7 @@ class _Stages:
 
     @property
     def active_stories(self) -> int:
-        return self._detector.active_stories if self._detector is not None else 0
-
-    def detector_for(self, article: EmbeddedArticle) -> StoryDetector:
-        if self._detector is None:
-            # The tracker needs no model, only the dimension and the embedder's calibrated defaults.
-            threshold, centered = embedder_defaults(self.settings)
-            self._detector = StoryDetector(self.settings, len(article.vector()), threshold, centered)
-        return self._detector
+        return self.tracker.active_stories
 
 
 def embedder_defaults(settings: Settings) -> tuple[float, bool]:
@@ -179,6 +161,9 @@ def create_app(
         producer_max_request_size=kafka.max_message_bytes + 1024 * 1024,
         consumer_max_fetch_size=kafka.max_message_bytes + 1024 * 1024,
         producer_acks=-1,
+        broker_session_timeout=settings.worker.session_timeout_seconds,
+        # A crashed member is dropped from a rebalance no later than a silent one.
+        broker_rebalance_timeout=settings.worker.session_timeout_seconds,
     )
     metrics = StreamsMetrics.create(
         registry, settings.metrics.known_sources(), max_sources=settings.metrics.max_sources
@@ -195,6 +180,7 @@ def create_app(
     stories = topic(names.stories, 1)
     alerts = topic(names.alerts, 1)
     rejected = topic(names.rejected, 1)
+    checkpoints = topic(names.checkpoints, 1)
 
     async def send_rejection(rejection: Rejection) -> None:
         key = rejection.article_id.encode("utf-8") if rejection.article_id else None
@@ -239,34 +225,60 @@ def create_app(
                         key=prepared.id.encode(), value=prepared.to_json_bytes(), headers=trace.to_headers()
                     )
 
-    def track(released: list[_Traced]) -> list[tuple[TrackResult, Trace | None]]:
+    def track(released: list[Held[Trace]]) -> list[tuple[TrackResult, Trace | None]]:
         # Synchronous on purpose: the agent and the idle timer never interleave inside a release.
         outcomes = []
         for item in released:
             with metrics.tracker_duration.time():
-                result = stages.detector_for(item.article).track(item.article)
-            outcomes.append((result, item.trace))
-        metrics.observe_tracker_state(stages.active_stories, len(stages.buffer))
+                result = stages.tracker.track(item.article)
+            outcomes.append((result, item.extra))
+        metrics.observe_tracker_state(stages.active_stories, len(stages.tracker.buffer))
         return outcomes
+
+    async def accept(offset: int, raw: bytes, trace: Trace | None) -> None:
+        outcome = stages.tracker.accept(offset, raw, trace)
+        if isinstance(outcome, Rejection):
+            await send_rejection(outcome)
+        elif outcome is not None:
+            for result, result_trace in track(outcome):
+                await emit(result, result_trace)
+
+    async def recover(first_offset: int) -> None:
+        """Before the first message: restore the newest checkpoint and re-process what followed it."""
+        loop = asyncio.get_running_loop()
+        records = await loop.run_in_executor(
+            None,
+            stages.tracker.recover,
+            first_offset,
+            lambda: read_latest_checkpoint(kafka, names.checkpoints),
+            lambda start, end: read_range(kafka, names.embedded, start, end),
+        )
+        for offset, raw in records:
+            await accept(offset, raw, None)
+
+    async def write_checkpoint() -> None:
+        # Everything emitted so far must be on the broker before a checkpoint says it was processed.
+        await app.producer.flush()
+        checkpoint = stages.tracker.checkpoint_state()
+        value = await asyncio.get_running_loop().run_in_executor(None, checkpoint.to_bytes)
+        await checkpoints.send(key=CHECKPOINT_KEY, value=value)
+        log.info("tracker checkpoint at input offset %d (%d bytes)", checkpoint.offset, len(value))
 
     @app.agent(embedded, name="track_stories")
     async def track_stories(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            if not stages.tracker.recovered:
+                await recover(event.message.offset)
             raw = event.value if isinstance(event.value, bytes) else b""
-            try:
-                article = EmbeddedArticle.model_validate_json(raw)
-            except ValidationError as error:
-                await send_rejection(reject(RejectReason.INVALID_FIELD, f"bad embedded record: {error}", raw))
-                continue
-            traced = _Traced(article, Trace.from_headers(event.headers))
-            released = stages.buffer.push(traced, article.published_at, article.id, article.input_partition)
-            for result, trace in track(released):
-                await emit(result, trace)
+            await accept(event.message.offset, raw, Trace.from_headers(event.headers))
+            if stages.tracker.checkpoint_due():
+                await write_checkpoint()
 
     @app.timer(interval=1.0, name="release_idle_partitions")  # type: ignore[untyped-decorator]
     async def release_idle_partitions() -> None:
-        for result, trace in track(stages.buffer.release_idle()):
-            await emit(result, trace)
+        if stages.tracker.recovered:  # before recovery the buffer is not this tracker's yet
+            for result, trace in track(stages.tracker.buffer.release_idle()):
+                await emit(result, trace)
 
     @app.timer(  # type: ignore[untyped-decorator]
         interval=settings.metrics.lag_interval_seconds, name="report_consumer_lag"

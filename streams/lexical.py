@@ -12,9 +12,12 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from streams.state_codec import decode_array, encode_array
 
 
 class OnlineTfidf:
@@ -53,6 +56,22 @@ class OnlineTfidf:
         vector = self._vector(features)
         self._learn(features)
         return vector
+
+    def to_state(self) -> dict[str, Any]:
+        return {"documents": self._documents, "document_frequency": encode_array(self._frequencies())}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._documents = state["documents"]
+        frequencies = decode_array(state["document_frequency"])
+        self._document_frequency = Counter(
+            {int(bucket): int(frequencies[bucket]) for bucket in np.flatnonzero(frequencies)}
+        )
+
+    def _frequencies(self) -> NDArray[np.int64]:
+        frequencies = np.zeros(self.dimension, dtype=np.int64)
+        for bucket, count in self._document_frequency.items():
+            frequencies[bucket] = count
+        return frequencies
 
     def _vector(self, features: Counter[int]) -> NDArray[np.float32]:
         vector = np.zeros(self.dimension, dtype=np.float32)

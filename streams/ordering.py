@@ -11,11 +11,11 @@ The offline command sorts its input by the same key, which is why live and offli
 from __future__ import annotations
 
 import heapq
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(order=True)
@@ -39,7 +39,7 @@ class ReorderBuffer[T]:
         self._idle_seconds = idle_seconds
         self._wall_clock = wall_clock
         self._heap: list[_Pending[T]] = []
-        self._sequence = itertools.count()
+        self._sequence = 0
         self._partition_time: dict[int, datetime] = {}
         self._partition_seen_at: dict[int, float] = {}
         self._started_at = wall_clock()
@@ -66,8 +66,45 @@ class ReorderBuffer[T]:
             # Later than the watermark already released: process now rather than never.
             self._late += 1
             return [item]
-        heapq.heappush(self._heap, _Pending(event_time, key, next(self._sequence), item))
+        self._sequence += 1
+        heapq.heappush(self._heap, _Pending(event_time, key, self._sequence, item))
         return self._release(self._watermark(now))
+
+    def to_state(self, encode_item: Callable[[T], Any]) -> dict[str, Any]:
+        """Held items and watermarks as plain JSON (wall-clock idleness is not kept: it restarts)."""
+        return {
+            "held": [
+                [pending.event_time.isoformat(), pending.key, pending.sequence, encode_item(pending.item)]
+                for pending in sorted(self._heap)
+            ],
+            "sequence": self._sequence,
+            "partition_time": {
+                str(partition): moment.isoformat() for partition, moment in self._partition_time.items()
+            },
+            "released_until": None
+            if self._released_until is None
+            else [self._released_until[0].isoformat(), self._released_until[1]],
+            "late": self._late,
+        }
+
+    def load_state(self, state: dict[str, Any], decode_item: Callable[[Any], T]) -> None:
+        self._heap = [
+            _Pending(datetime.fromisoformat(moment), key, sequence, decode_item(item))
+            for moment, key, sequence, item in state["held"]
+        ]
+        heapq.heapify(self._heap)
+        self._sequence = state["sequence"]
+        self._partition_time = {
+            int(partition): datetime.fromisoformat(moment)
+            for partition, moment in state["partition_time"].items()
+        }
+        now = self._wall_clock()
+        self._partition_seen_at = dict.fromkeys(self._partition_time, now)
+        released = state["released_until"]
+        self._released_until = (
+            None if released is None else (datetime.fromisoformat(released[0]), released[1])
+        )
+        self._late = state["late"]
 
     def release_idle(self) -> list[T]:
         """Release what idle partitions no longer hold back (call periodically)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tqdm import tqdm
 
@@ -34,6 +35,7 @@ from streams.records import (
     reject,
 )
 from streams.settings import Settings
+from streams.state_codec import decode_time, encode_time
 from streams.stories import MAX_SNAPSHOT_IDS, Story, StoryTracker
 
 
@@ -180,6 +182,7 @@ class StoryDetector:
         self, settings: Settings, dimension: int, default_threshold: float, default_centered: bool = False
     ) -> None:
         threshold = settings.tracker.similarity_threshold
+        self._dimension = dimension
         self._clock = EventClock()
         tracker = settings.tracker
         self._tracker = StoryTracker(
@@ -208,6 +211,29 @@ class StoryDetector:
     @property
     def active_stories(self) -> int:
         return self._tracker.active_count
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def to_state(self) -> dict[str, Any]:
+        """The whole detector as plain JSON: ``load_state`` on a detector with the same settings continues
+        exactly where this one stands (crash recovery from a checkpoint)."""
+        return {
+            "now": encode_time(self._clock.now),
+            "seen_ids": dict(self._seen_ids),
+            "tracker": self._tracker.to_state(),
+            "tfidf": self._tfidf.to_state() if self._tfidf else None,
+            "alerted": self._policy.to_state(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._clock = EventClock(decode_time(state["now"]))
+        self._seen_ids = dict(state["seen_ids"])
+        self._tracker.load_state(state["tracker"])
+        if self._tfidf is not None and state["tfidf"] is not None:
+            self._tfidf.load_state(state["tfidf"])
+        self._policy.load_state(state["alerted"])
 
     def track(self, article: EmbeddedArticle) -> TrackResult:
         if article.id in self._seen_ids:

@@ -115,12 +115,42 @@ class WorkerSettings(_Section):
     embed_batch_size: int = Field(default=32, ge=1, description="Articles embedded per batch")
     embed_batch_seconds: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
+    session_timeout_seconds: float = Field(
+        default=30.0,
+        ge=6,
+        description="A worker silent this long (crashed) leaves the consumer group; its partitions move on",
+    )
+    checkpoint_every: int = Field(
+        default=1000,
+        ge=0,
+        description="Tracked articles between two checkpoints of the story tracker's state (0: never; "
+        "a restarted tracker then starts empty)",
+    )
     max_future_seconds: float = Field(
         default=3600.0,
         ge=0,
         description="Articles published more than this after the wall clock's now are rejected "
         "(future_timestamp)",
     )
+
+
+class MetricsSettings(_Section):
+    """Prometheus metrics, served on the worker's web port at /metrics."""
+
+    sources: str = Field(
+        default="",
+        description="Comma-separated sources that get their own metrics label (the rest: 'other'); "
+        "unset: the first max_sources seen",
+    )
+    max_sources: int = Field(
+        default=50, ge=0, description="Distinct source labels per worker when no sources are listed"
+    )
+    lag_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the worker computes its consumer lag per partition"
+    )
+
+    def known_sources(self) -> tuple[str, ...]:
+        return tuple(source.strip() for source in self.sources.split(",") if source.strip())
 
 
 class Settings(BaseSettings):
@@ -135,3 +165,4 @@ class Settings(BaseSettings):
     tracker: TrackerSettings = TrackerSettings()
     alerts: AlertSettings = AlertSettings()
     worker: WorkerSettings = WorkerSettings()
+    metrics: MetricsSettings = MetricsSettings()

@@ -12,10 +12,12 @@ import heapq
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from streams.state_codec import decode_array, encode_array
 from streams.story_index import EMPTY_SPARSE, ColdIndex, HotTier, SparseVector, sparse_add, sparse_of
 
 MAX_SNAPSHOT_IDS = 100
@@ -48,6 +50,8 @@ class Story:
     # Where the tracker keeps it: a hot-tier row, or a cold-index ticket (-1: not there).
     row: int = -1
     cold_ticket: int = -1
+    # Tracker-wide number of the last update: orders expiry among stories last seen at the same instant.
+    sequence: int = 0
 
     @property
     def article_count(self) -> int:
@@ -67,6 +71,43 @@ class Story:
         centroid = self.centroid()
         scores = [float(vector @ centroid) for _, vector in self.members]
         return self.members[int(np.argmax(scores))][0]
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "story_id": self.story_id,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "headline": self.headline,
+            "vector_sum": encode_array(self.vector_sum),
+            "lexical": [encode_array(self.lexical[0]), encode_array(self.lexical[1])],
+            "article_ids": list(self.article_ids),
+            "sources": dict(self.sources),
+            "token_counts": dict(self.token_counts),
+            "timeline": [[moment.isoformat(), source] for moment, source in self.timeline],
+            "members": [[headline, encode_array(vector)] for headline, vector in self.members],
+            "row": self.row,
+            "cold_ticket": self.cold_ticket,
+            "sequence": self.sequence,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Story:
+        return cls(
+            story_id=state["story_id"],
+            first_seen=datetime.fromisoformat(state["first_seen"]),
+            last_seen=datetime.fromisoformat(state["last_seen"]),
+            headline=state["headline"],
+            vector_sum=decode_array(state["vector_sum"]),
+            lexical=(decode_array(state["lexical"][0]), decode_array(state["lexical"][1])),
+            article_ids=list(state["article_ids"]),
+            sources=Counter(state["sources"]),
+            token_counts=Counter(state["token_counts"]),
+            timeline=deque((datetime.fromisoformat(moment), source) for moment, source in state["timeline"]),
+            members=[(headline, decode_array(vector)) for headline, vector in state["members"]],
+            row=state["row"],
+            cold_ticket=state["cold_ticket"],
+            sequence=state["sequence"],
+        )
 
     def keywords(self, count: int = KEYWORD_COUNT) -> list[str]:
         # Ties broken by the token itself so that output never depends on insertion order.
@@ -198,6 +239,7 @@ class StoryTracker:
         story.timeline.append((published_at, source))
         story.last_seen = max(story.last_seen, published_at)
         self._sequence += 1
+        story.sequence = self._sequence
         heapq.heappush(self._expiry, (story.last_seen, self._sequence, story.story_id))
         if len(story.members) < MAX_MEMBERS:
             story.members.append((headline, vector))
@@ -222,6 +264,50 @@ class StoryTracker:
                 self._cold.remove(story)
             closed.append(story)
         return closed
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything that decides future placements, as plain JSON (see ``load_state``)."""
+        filled = min(self._recent_next, self._neighbors)
+        recent_lexical = [
+            [encode_array(indices), encode_array(self._recent_lexical[indices, index])]
+            for index, indices in enumerate(self._recent_indices[:filled])
+        ]
+        return {
+            "total": encode_array(self._total),
+            "count": self._count,
+            "sequence": self._sequence,
+            "stories": [story.to_state() for story in self._stories.values()],
+            "hot": self._hot.to_state(),
+            "cold": self._cold.to_state(),
+            "recent": {
+                "next": self._recent_next,
+                "dense": encode_array(self._recent_dense[:filled]),
+                "lexical": recent_lexical if self._recent_lexical.shape[0] else [],
+                "row": encode_array(self._recent_row[:filled]),
+            },
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from ``to_state``'s output as if the same articles had been placed here."""
+        self._total = decode_array(state["total"])
+        self._count = state["count"]
+        self._sequence = state["sequence"]
+        self._stories = {}
+        stories = [Story.from_state(item) for item in state["stories"]]
+        self._hot.load_state(state["hot"], [story for story in stories if story.row >= 0])
+        self._cold.load_state(state["cold"], [story for story in stories if story.cold_ticket >= 0])
+        for story in stories:
+            self._stories[story.story_id] = story
+        self._expiry = [(story.last_seen, story.sequence, story.story_id) for story in stories]
+        heapq.heapify(self._expiry)
+        recent = state["recent"]
+        self._recent_next = recent["next"]
+        filled = min(self._recent_next, self._neighbors)
+        self._recent_dense[:filled] = decode_array(recent["dense"])
+        self._recent_row[:filled] = decode_array(recent["row"])
+        for index, (indices, values) in enumerate(recent["lexical"]):
+            self._recent_indices[index] = decode_array(indices)
+            self._recent_lexical[self._recent_indices[index], index] = decode_array(values)
 
     def _forget_recent_row(self, row: int) -> None:
         if self._neighbors:

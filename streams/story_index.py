@@ -17,10 +17,12 @@ active stories. Everything is deterministic: ties break by row or ticket order, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from streams.state_codec import decode_array, encode_array
 
 if TYPE_CHECKING:
     from streams.stories import Story
@@ -66,6 +68,23 @@ class HotTier:
         self._touched = np.zeros(capacity, dtype=np.int64)
         self._tick = 0
         self._free = list(range(capacity - 1, -1, -1))
+
+    def to_state(self) -> dict[str, Any]:
+        """Row bookkeeping (stories carry their own row)."""
+        return {"touched": encode_array(self._touched), "tick": self._tick, "free": list(self._free)}
+
+    def load_state(self, state: dict[str, Any], stories: list[Story]) -> None:
+        for story in stories:
+            row = story.row
+            self._owner[row] = story
+            self.occupied[row] = True
+            indices, values = story.lexical
+            if len(indices) and self._lexical.shape[0]:
+                self._lexical[indices, row] = values
+            self._refresh(story, row)
+        self._touched = decode_array(state["touched"])
+        self._tick = state["tick"]
+        self._free = list(state["free"])
 
     def owner(self, row: int) -> Story | None:
         return self._owner[row]
@@ -183,9 +202,20 @@ class ColdIndex:
     def __iter__(self) -> Iterator[Story]:
         return iter(self._live.values())
 
-    def add(self, story: Story) -> None:
-        ticket = self._next_ticket
-        self._next_ticket += 1
+    def to_state(self) -> dict[str, Any]:
+        """Ticket bookkeeping (stories carry their own ticket)."""
+        return {"next_ticket": self._next_ticket, "dead": self._dead}
+
+    def load_state(self, state: dict[str, Any], stories: list[Story]) -> None:
+        for story in sorted(stories, key=lambda story: story.cold_ticket):
+            self.add(story, story.cold_ticket)
+        self._next_ticket = state["next_ticket"]
+        self._dead = state["dead"]
+
+    def add(self, story: Story, ticket: int | None = None) -> None:
+        if ticket is None:
+            ticket = self._next_ticket
+            self._next_ticket += 1
         self._live[ticket] = story
         story.cold_ticket = ticket
         indices, values = story.lexical

@@ -51,6 +51,8 @@ class KafkaBench:
     latency_articles: int = 300
     latency_rate: float = 10.0  # offered load, articles per second
     timeout_s: float = 900.0  # longest wait for a worker to start or for the last assignment
+    # Longest wait for the next assignment: an agent that crashed leaves its worker process running.
+    stall_s: float = 180.0
     worker_env: dict[str, str] | None = None  # STREAMS_* for the worker (the pipeline's configuration)
 
 
@@ -184,9 +186,10 @@ def worker_environment(base: dict[str, str], bootstrap: str, workdir: Path, name
 
 
 def read_assignments(
-    settings: KafkaSettings, count: int, timeout: float, worker: WorkerProcess
+    settings: KafkaSettings, count: int, timeout: float, worker: WorkerProcess, stall: float = 180.0
 ) -> dict[str, int]:
-    """Article id -> Kafka timestamp (ms) of its first assignment, once ``count`` ids have one."""
+    """Article id -> Kafka timestamp (ms) of its first assignment, once ``count`` ids have one (fails
+    after ``timeout`` in all, or ``stall`` seconds without a new one)."""
     from kafka import KafkaConsumer, TopicPartition
 
     topic = TopicNames.from_prefix(settings.topic_prefix).assignments
@@ -198,13 +201,18 @@ def read_assignments(
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         deadline = time.monotonic() + timeout
+        progressed = time.monotonic()
         while len(stamps) < count:
+            before = len(stamps)
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
                     stamps.setdefault(json.loads(record.value)["id"], int(record.timestamp))
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            progressed = now if len(stamps) > before else progressed
+            if now > deadline or now - progressed > stall:
+                waited = f"after {timeout:.0f}s" if now > deadline else f"and none for {stall:.0f}s"
                 raise BenchmarkError(
-                    f"{len(stamps)} of {count} assignments after {timeout:.0f}s; worker log ends:\n"
+                    f"{len(stamps)} of {count} assignments {waited}; worker log ends:\n"
                     + worker.log()[-3000:]
                 )
             worker.check_alive()
@@ -227,7 +235,7 @@ def measure_throughput(
     with worker_process(env, bench.workdir, "worker-throughput", bench.timeout_s) as worker:
         started = time.time()
         stats = replay_file(items, settings, speed=None, progress=progress)
-        stamps = read_assignments(settings, expected, bench.timeout_s, worker)
+        stamps = read_assignments(settings, expected, bench.timeout_s, worker, bench.stall_s)
     seconds = max(stamps.values()) / 1000 - started if stamps else 0.0
     return {
         "docs_per_s": round(len(messages) / seconds, 2) if seconds > 0 else None,
@@ -272,7 +280,7 @@ def measure_latency(
             offered = len(items) / (time.monotonic() - began)
         finally:
             client.close()
-        stamps = read_assignments(settings, expected, bench.timeout_s, worker)
+        stamps = read_assignments(settings, expected, bench.timeout_s, worker, bench.stall_s)
     latencies = np.array(
         [stamp - sent_at[article_id] * 1000 for article_id, stamp in stamps.items() if article_id in sent_at]
     )

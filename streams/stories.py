@@ -365,7 +365,7 @@ class StoryTracker:
         if self._neighbors:
             self._raise_by_neighbors(scores, vector, lexical if use_lexical else None)
         # Free rows hold zero vectors; mask them so that they never win.
-        scores = np.where(self._hot.occupied, scores, -np.inf)
+        scores = np.where(self._hot.occupied[: self._hot.span], scores, -np.inf)
         row = int(np.argmax(scores))
         best, best_score = self._hot.owner(row), float(scores[row])
         if best is None:

@@ -68,6 +68,8 @@ class HotTier:
         self._touched = np.zeros(capacity, dtype=np.int64)
         self._tick = 0
         self._free = list(range(capacity - 1, -1, -1))
+        # Rows at and above ``span`` were never used: scoring skips them (free rows are taken lowest first).
+        self.span = 0
 
     def to_state(self) -> dict[str, Any]:
         """Row bookkeeping (stories carry their own row)."""
@@ -82,6 +84,7 @@ class HotTier:
             if len(indices) and self._lexical.shape[0]:
                 self._lexical[indices, row] = values
             self._refresh(story, row)
+            self.span = max(self.span, row + 1)
         self._touched = decode_array(state["touched"])
         self._tick = state["tick"]
         self._free = list(state["free"])
@@ -98,6 +101,7 @@ class HotTier:
             assert evicted is not None
             self.remove(evicted)
         row = self._free.pop()
+        self.span = max(self.span, row + 1)
         self._owner[row] = story
         self.occupied[row] = True
         story.row = row
@@ -137,9 +141,10 @@ class HotTier:
     def dense_cosines(
         self, query: NDArray[np.float32], mean: NDArray[np.float32] | None
     ) -> NDArray[np.float32]:
-        """Cosine of ``query`` with every row; with ``mean``, the centered similarity described below."""
+        """Cosine of ``query`` with rows [0, span); with ``mean``, the centered similarity described below."""
+        dense = self._dense[: self.span]
         if mean is None:
-            return np.asarray(self._dense @ query, dtype=np.float32)
+            return np.asarray(dense @ query, dtype=np.float32)
         centered = query - mean
         query_norm = float(np.linalg.norm(centered)) or 1.0
         # m . (q - mean) / (|m - mean| |q - mean|), from two matrix-vector products. The numerator is the
@@ -147,19 +152,19 @@ class HotTier:
         # divided by |m - mean|, favours stories whose mean sits near the stream's: large, averaged ones.
         # Measured, not derived: the exactly centered cosine fragments big stories more (pairwise F1 on
         # 2026-06-24 0.436 -> 0.348, docs/EVALUATION.md).
-        dots = self._dense @ centered
-        squared = self._dense_squared - 2.0 * (self._dense @ mean) + float(mean @ mean)
+        dots = dense @ centered
+        squared = self._dense_squared[: self.span] - 2.0 * (dense @ mean) + float(mean @ mean)
         # A row at the mean itself has no direction (and float32 cancellation leaves noise): cosine 0.
         cosines = np.where(squared > 1e-10, dots / (np.sqrt(np.maximum(squared, 1e-10)) * query_norm), 0.0)
         return np.asarray(cosines, dtype=np.float32)
 
     def lexical_cosines(self, lexical: SparseVector) -> NDArray[np.float32]:
-        """Cosine of the unit sparse vector ``lexical`` with every row's lexical sum."""
+        """Cosine of the unit sparse vector ``lexical`` with the lexical sums of rows [0, span)."""
         indices, values = lexical
         if not len(indices):
-            return np.zeros(self.capacity, dtype=np.float32)
-        dots = values @ self._lexical[indices]
-        return np.asarray(dots / np.maximum(self._lexical_norm, 1e-12), dtype=np.float32)
+            return np.zeros(self.span, dtype=np.float32)
+        dots = values @ self._lexical[indices, : self.span]
+        return np.asarray(dots / np.maximum(self._lexical_norm[: self.span], 1e-12), dtype=np.float32)
 
 
 class _Postings:

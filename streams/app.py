@@ -107,7 +107,8 @@ def embedder_defaults(settings: Settings) -> tuple[float, bool]:
         return embedding.E5Embedder.default_threshold, embedding.E5Embedder.centered
     if settings.embedder.backend == "hashing":
         return embedding.HashingEmbedder.default_threshold, embedding.HashingEmbedder.centered
-    return embedding.SENTENCE_TRANSFORMERS_THRESHOLD, False
+    declared = embedding.model_defaults(settings.embedder.model)
+    return declared.threshold, declared.centered
 
 
 def _consumer_offsets(app: faust.App, topics: Collection[str]) -> PartitionOffsets:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -25,6 +27,36 @@ from streams.settings import EmbedderSettings
 Matrix = NDArray[np.float32]
 # Raw-cosine threshold for an unknown sentence-transformers model (STREAMS_TRACKER__SIMILARITY_THRESHOLD).
 SENTENCE_TRANSFORMERS_THRESHOLD = 0.75
+# A model folder may say how to use it (written by ``python -m streams distill``): see ``model_defaults``.
+MODEL_DEFAULTS_FILE = "streams-embedder.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDefaults:
+    """How the tracker should use a sentence-transformers model, as its folder declares."""
+
+    threshold: float = SENTENCE_TRANSFORMERS_THRESHOLD
+    centered: bool = False
+    prefix: str | None = None  # None: the generic rule ('passage: ' for e5 models)
+    fingerprint: str | None = None  # identifies the weights, so that caches never mix two versions
+
+
+def model_defaults(model: str) -> ModelDefaults:
+    """The defaults a local model folder declares in ``MODEL_DEFAULTS_FILE``, read without loading the
+    model (the worker needs them before its embedding stage starts); generic ones otherwise."""
+    path = Path(model) / MODEL_DEFAULTS_FILE
+    if not path.is_file():
+        return ModelDefaults()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ModelDefaults(
+            threshold=float(data.get("threshold", SENTENCE_TRANSFORMERS_THRESHOLD)),
+            centered=bool(data.get("centered", False)),
+            prefix=data.get("prefix"),
+            fingerprint=data.get("fingerprint"),
+        )
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ConfigurationError(f"{path} is not a valid model defaults file: {error}") from error
 
 
 @runtime_checkable
@@ -101,7 +133,7 @@ class SentenceTransformerEmbedder:
         max_chars: int = 1500,
         batch_size: int = 32,
         threads: int = 2,
-        threshold: float = SENTENCE_TRANSFORMERS_THRESHOLD,
+        threshold: float | None = None,
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -117,19 +149,41 @@ class SentenceTransformerEmbedder:
         self._prefix = prefix
         self._max_chars = max_chars
         self._batch_size = batch_size
-        self.name = f"sentence-transformers:{model}" + (f"/{prefix.rstrip(': ')}" if prefix else "")
+        defaults = model_defaults(model)
+        # A distilled model's fingerprint is in its name: re-distilling into the same folder must not
+        # reuse vectors cached for the previous weights.
+        self.name = (
+            f"sentence-transformers:{model}"
+            + (f"@{defaults.fingerprint[:12]}" if defaults.fingerprint else "")
+            + (f"/{prefix.rstrip(': ')}" if prefix else "")
+        )
         self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
-        self.default_threshold = threshold
-        self.centered = False  # unknown model: raw cosines unless the settings say otherwise
+        self.default_threshold = defaults.threshold if threshold is None else threshold
+        # Raw cosines unless the model folder (or the settings) say otherwise.
+        self.centered = defaults.centered
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         inputs = [self._prefix + text[: self._max_chars] for text in texts]
         vectors = self._model.encode(
-            inputs, batch_size=self._batch_size, convert_to_numpy=True, normalize_embeddings=True
+            inputs,
+            batch_size=self._batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,  # callers draw their own bars; one per batch floods the log
         )
         return _unit_rows(vectors)
+
+
+def save_static_model(folder: Path, tokenizer: Any, weights: Matrix) -> None:
+    """Save a sentence-transformers ``StaticEmbedding`` model (a ``tokenizers.Tokenizer`` and one row of
+    ``weights`` per token id, averaged per text) that ``SentenceTransformer(folder)`` loads offline."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    module = StaticEmbedding(tokenizer, embedding_weights=np.ascontiguousarray(weights, dtype=np.float32))
+    SentenceTransformer(modules=[module], device="cpu").save(str(folder))
 
 
 class HashingEmbedder:
@@ -162,7 +216,13 @@ class HashingEmbedder:
 def create_embedder(settings: EmbedderSettings) -> Embedder:
     """Build the configured embedder (loads the model: call once per process)."""
     e5_family = settings.backend == "e5" or "e5" in settings.model.lower()
-    prefix = settings.prefix if settings.prefix is not None else ("passage: " if e5_family else "")
+    declared = model_defaults(settings.model).prefix if settings.backend == "sentence-transformers" else None
+    if settings.prefix is not None:
+        prefix = settings.prefix
+    elif declared is not None:
+        prefix = declared
+    else:
+        prefix = "passage: " if e5_family else ""
     if settings.backend == "e5":
         return E5Embedder(prefix=prefix, max_chars=settings.max_chars, threads=settings.threads)
     if settings.backend == "sentence-transformers":

@@ -10,7 +10,7 @@ import pytest
 from streams import cli
 from streams.cli import build_parser, main
 
-COMMANDS = ["worker", "offline", "replay", "alerts", "evaluate", "topics", "bench", "schemas"]
+COMMANDS = ["worker", "offline", "replay", "alerts", "evaluate", "topics", "bench", "distill", "schemas"]
 
 
 def test_the_parser_has_the_expected_commands() -> None:

@@ -237,7 +237,9 @@ def create_app(
         return outcomes
 
     async def accept(offset: int, raw: bytes, trace: Trace | None) -> None:
+        redelivered = stages.tracker.redelivered
         outcome = stages.tracker.accept(offset, raw, trace)
+        metrics.articles_redelivered.inc(stages.tracker.redelivered - redelivered)
         if isinstance(outcome, Rejection):
             await send_rejection(outcome)
         elif outcome is not None:
@@ -263,6 +265,7 @@ def create_app(
         checkpoint = stages.tracker.checkpoint_state()
         value = await asyncio.get_running_loop().run_in_executor(None, checkpoint.to_bytes)
         await checkpoints.send(key=CHECKPOINT_KEY, value=value)
+        metrics.checkpoints_written.inc()
         log.info("tracker checkpoint at input offset %d (%d bytes)", checkpoint.offset, len(value))
 
     @app.agent(embedded, name="track_stories")

@@ -215,6 +215,13 @@ class StreamsMetrics:
             "tracker, event-time reordering, tracking)",
             LATENCY_BUCKETS,
         )
+        self.articles_redelivered = counter(
+            "streams_articles_redelivered",
+            "Tracker input skipped as delivered again after a restart or rebalance (already in its state)",
+        )
+        self.checkpoints_written = counter(
+            "streams_tracker_checkpoints", "Checkpoints of the story tracker's state written to Kafka"
+        )
         self.consumer_lag = gauge(
             "streams_consumer_lag_messages",
             "High watermark minus committed offset of each input partition this worker owns",

@@ -66,6 +66,7 @@ class TrackerStage[T]:
         self._expected_fingerprint: str | None = None
         # Highest input offset accepted per input partition (see the module's note on re-deliveries).
         self._input_offsets: dict[int, int] = {}
+        # Messages skipped as re-deliveries, of either kind.
         self.redelivered = 0
 
     @property
@@ -130,6 +131,7 @@ class TrackerStage[T]:
         """One input message: the articles it releases for tracking, a rejection, or None when it is a
         re-delivery (of this topic's message, or of an article the stateless stage embedded again)."""
         if offset <= self.position:
+            self.redelivered += 1
             return None
         self.position = offset
         self._since_checkpoint += 1

@@ -2,10 +2,12 @@
 # A local single-node Apache Kafka broker (KRaft mode) built from Kafka's own jars on Maven Central.
 #
 #   deploy/kafka/kafka.sh fetch                      resolve the broker jars into the cache (once per machine)
-#   deploy/kafka/kafka.sh start [--port P] [--dir D] [--sasl]
+#   deploy/kafka/kafka.sh start [--port P] [--dir D] [--sasl] [--keep]
 #                                                    format storage, start on 127.0.0.1:P, wait until healthy;
 #                                                    --sasl: clients authenticate (SASL_PLAINTEXT: PLAIN,
-#                                                    SCRAM-SHA-256/512) as the users in KAFKA_SASL_USERS
+#                                                    SCRAM-SHA-256/512) as the users in KAFKA_SASL_USERS;
+#                                                    --keep: restart on D's existing storage (topics, data
+#                                                    and offsets kept) when D holds one
 #   deploy/kafka/kafka.sh stop  [--dir D]            stop the broker started in D, wait until it is gone
 #   deploy/kafka/kafka.sh status [--dir D]           exit 0 when the broker in D is up
 #
@@ -22,6 +24,7 @@ port=9092
 dir="$root/.cache/kafka-run"
 timeout_s=90
 sasl=0
+keep=0
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --sasl) sasl=1; shift ;;
+    --keep) keep=1; shift ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
 done
@@ -59,17 +63,24 @@ start() {
   local controller_port=$((port + 1))
   port_open "$port" && die "port $port is in use; pick another with --port"
   port_open "$controller_port" && die "controller port $controller_port is in use; pick another --port"
-  rm -rf "$dir" && mkdir -p "$dir/data"
-  sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$dir/data|g" \
-      "$here/server.properties" > "$dir/server.properties"
-  local scram=()
-  if [ "$sasl" = 1 ]; then sasl_config; fi
   local cp="$cache/libs/*"
   local log4j="-Dlog4j2.configurationFile=$here/log4j2.properties -Dkafka.logs.dir=$dir"
-  # shellcheck disable=SC2086
-  "$java" -cp "$cp" $log4j kafka.tools.StorageTool format --standalone \
-      -t "$("$java" -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)" "${scram[@]}" \
-      -c "$dir/server.properties" > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting storage failed"; }
+  if [ "$keep" = 1 ] && [ -f "$dir/data/meta.properties" ] && [ -f "$dir/server.properties" ]; then
+    # A restart: the formatted storage and configuration of the previous start stay as they are.
+    grep -q "127.0.0.1:$port\b" "$dir/server.properties" || die "--keep: $dir was started on another port"
+    # The previous run's logs would say "Kafka Server started" before this one is.
+    rm -f "$dir/broker.out" && { [ ! -f "$dir/server.log" ] || mv -f "$dir/server.log" "$dir/server.log.1"; }
+  else
+    rm -rf "$dir" && mkdir -p "$dir/data"
+    sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$dir/data|g" \
+        "$here/server.properties" > "$dir/server.properties"
+    local scram=()
+    if [ "$sasl" = 1 ]; then sasl_config; fi
+    # shellcheck disable=SC2086
+    "$java" -cp "$cp" $log4j kafka.tools.StorageTool format --standalone \
+        -t "$("$java" -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)" "${scram[@]}" \
+        -c "$dir/server.properties" > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting storage failed"; }
+  fi
   # shellcheck disable=SC2086
   nohup "$java" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true $log4j -cp "$cp" \
       kafka.Kafka "$dir/server.properties" > "$dir/broker.out" 2>&1 &

@@ -6,15 +6,22 @@ The broker is started once per test session on free loopback ports and stopped a
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import KAFKA_SH, ROOT, Worker, free_port, free_port_pair, wait_until
+from harness import (
+    KAFKA_SH,
+    ROOT,
+    Broker,
+    Worker,
+    free_port,
+    free_port_pair,
+    pipeline_environment,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="session")
@@ -32,18 +39,19 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def pipeline_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
     """Environment for one isolated pipeline: its own topic prefix and consumer group."""
-    name = f"it-{uuid.uuid4().hex[:8]}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("STREAMS_")}
-    env.update(
-        {
-            "STREAMS_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "STREAMS_KAFKA__TOPIC_PREFIX": name,
-            "STREAMS_WORKER__APP_ID": name,
-            "STREAMS_WORKER__DATA_DIR": str(tmp_path / "worker-data"),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
+    return pipeline_environment(kafka_bootstrap, tmp_path / "worker-data")
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of this test's own, started on free ports: the test may stop and restart it
+    (``Broker.stop``, ``Broker.start(keep=True)``) without disturbing the session's broker."""
+    broker = Broker(free_port_pair(), tmp_path / "own-kafka")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture

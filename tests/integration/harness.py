@@ -1,11 +1,13 @@
-"""Helpers for the integration tests: ports, waiting on conditions, worker processes."""
+"""Helpers for the integration tests: ports, waiting on conditions, brokers and worker processes."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,43 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def pipeline_environment(bootstrap: str, data_dir: Path) -> dict[str, str]:
+    """Environment for one isolated pipeline: its own topic prefix and consumer group."""
+    name = f"it-{uuid.uuid4().hex[:8]}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STREAMS_")}
+    env.update(
+        {
+            "STREAMS_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+            "STREAMS_KAFKA__TOPIC_PREFIX": name,
+            "STREAMS_WORKER__APP_ID": name,
+            "STREAMS_WORKER__DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@dataclass
+class Broker:
+    """A local broker of one test's own (deploy/kafka/kafka.sh), which the test may stop and restart."""
+
+    port: int
+    run_dir: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, keep: bool = False) -> None:
+        """Start on ``port``; ``keep``: on the storage of the previous start (a restart, data kept)."""
+        command = [str(KAFKA_SH), "start", "--port", str(self.port), "--dir", str(self.run_dir)]
+        subprocess.run([*command, "--keep"] if keep else command, check=True, cwd=ROOT, timeout=180)
+
+    def stop(self) -> None:
+        """Stop gracefully and wait until the process is gone."""
+        subprocess.run([str(KAFKA_SH), "stop", "--dir", str(self.run_dir)], check=False, cwd=ROOT, timeout=60)
 
 
 @dataclass

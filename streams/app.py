@@ -75,9 +75,12 @@ class _Stages:
         self._embedder_factory = embedder_factory
         self._preparer: ArticlePreparer | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self.tracker: TrackerStage[Trace] = self.new_tracker()
+
+    def new_tracker(self) -> TrackerStage[Trace]:
         # The tracker needs no model, only the dimension and the embedder's calibrated defaults.
-        threshold, centered = embedder_defaults(settings)
-        self.tracker: TrackerStage[Trace] = TrackerStage(settings, threshold, centered)
+        threshold, centered = embedder_defaults(self.settings)
+        return TrackerStage(self.settings, threshold, centered)
 
     async def preparer(self) -> ArticlePreparer:
         if self._preparer is None:
@@ -277,6 +280,15 @@ def create_app(
             await accept(event.message.offset, raw, Trace.from_headers(event.headers))
             if stages.tracker.checkpoint_due():
                 await write_checkpoint()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types receivers as (sender, *args)
+    async def forget_tracker_when_revoked(_app: faust.App, revoked: Collection[Any], **_: Any) -> None:
+        # Once the tracker's partition is taken away, another worker may own it and move on from the last
+        # checkpoint: this worker's state is stale. Dropping it makes a partition that comes back (a
+        # rebalance often hands it to the same worker) restore from the newest checkpoint, as a restart does.
+        if stages.tracker.recovered and any(tp.topic == names.embedded for tp in revoked):
+            log.info("tracker partition revoked: its state is dropped until the partition is assigned again")
+            stages.tracker = stages.new_tracker()
 
     @app.timer(interval=1.0, name="release_idle_partitions")  # type: ignore[untyped-decorator]
     async def release_idle_partitions() -> None:

@@ -105,13 +105,15 @@ class TrackerStage[T]:
                 "(the tracker then starts with no stories) or use another STREAMS_KAFKA__TOPIC_PREFIX"
             ) from None
         self._restore(checkpoint)
+        if first_offset > checkpoint.offset + 1:
+            plan = f"re-processing offsets {checkpoint.offset + 1} to {first_offset - 1}"
+        else:
+            plan = f"skipping re-delivered offsets {first_offset} to {checkpoint.offset}"
         log.info(
-            "tracker restored from checkpoint at input offset %d (%d active stories); re-processing "
-            "offsets %d to %d",
+            "tracker restored from checkpoint at input offset %d (%d active stories); %s",
             checkpoint.offset,
             self.active_stories,
-            checkpoint.offset + 1,
-            first_offset - 1,
+            plan,
         )
         return read_input(checkpoint.offset + 1, first_offset)
 

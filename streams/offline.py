@@ -92,9 +92,14 @@ def write_jsonl(path: Path, rows: Iterable[str]) -> None:
         _write_rows(handle, rows)
 
 
+# JSON allows these raw inside strings, but str.splitlines() and many JSON-lines readers break lines on
+# them: written escaped, one record stays one line (they can only occur inside strings here).
+_LINE_BREAKS_IN_STRINGS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _write_rows(handle: IO[str], rows: Iterable[str]) -> None:
     for row in rows:
-        handle.write(row)
+        handle.write(row.translate(_LINE_BREAKS_IN_STRINGS))
         handle.write("\n")
 
 

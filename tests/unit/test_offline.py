@@ -248,3 +248,14 @@ def test_read_messages_reads_gzip(sample_path: Path, tmp_path: Path) -> None:
     packed = tmp_path / "sample.jsonl.gz"
     packed.write_bytes(gzip.compress(sample_path.read_bytes()))
     assert list(read_messages(packed)) == list(read_messages(sample_path))
+
+
+def test_output_lines_survive_readers_that_split_on_unicode_line_breaks(tmp_path: Path) -> None:
+    # U+0085, U+2028 and U+2029 are legal raw inside JSON strings, but str.splitlines() breaks on them.
+    source = tmp_path / "breaks.jsonl"
+    source.write_bytes(b"\xc2\x85\n" + "\u2028{\n".encode() + b'{"id": "x\xe2\x80\xa9", "text": 5}\n')
+    files = run_cli(source, tmp_path)
+    rejections = read_jsonl(files["rejects"])
+    assert len(rejections) == 3
+    assert rejections[0]["raw"] == "\u0085"
+    assert rejections[2]["article_id"] == "x\u2029"

@@ -237,26 +237,12 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
     return HashingEmbedder(settings.hashing_dimension)
 
 
-class CachingEmbedder:
-    """Wraps an embedder with a persistent cache keyed by the text (evaluation re-runs, replays).
+class WrappedEmbedder:
+    """Base of embedders that wrap another: its name, dimension and calibrated defaults are the inner one's
+    (subclasses change only how ``embed`` gets the vectors)."""
 
-    The cache file holds one ``sha1<TAB>base64 float32`` line per text, per embedder name.
-    """
-
-    @classmethod
-    def in_folder(cls, inner: Embedder, folder: Path) -> CachingEmbedder:
-        """The cache of ``inner`` in ``folder``: one file per embedder name."""
-        return cls(inner, folder / (inner.name.replace(":", "_").replace("/", "_") + ".tsv"))
-
-    def __init__(self, inner: Embedder, path: Path) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self._inner = inner
-        self._path = path
-        self._vectors: dict[str, Matrix] = {}
-        self._new: dict[str, Matrix] = {}
-        if path.exists():
-            for line in path.read_text(encoding="ascii").splitlines():
-                key, _, encoded = line.partition("\t")
-                self._vectors[key] = np.frombuffer(base64.b64decode(encoded), dtype="<f4").astype(np.float32)
 
     @property
     def name(self) -> str:
@@ -273,6 +259,28 @@ class CachingEmbedder:
     @property
     def centered(self) -> bool:
         return self._inner.centered
+
+
+class CachingEmbedder(WrappedEmbedder):
+    """Wraps an embedder with a persistent cache keyed by the text (evaluation re-runs, replays).
+
+    The cache file holds one ``sha1<TAB>base64 float32`` line per text, per embedder name.
+    """
+
+    @classmethod
+    def in_folder(cls, inner: Embedder, folder: Path) -> CachingEmbedder:
+        """The cache of ``inner`` in ``folder``: one file per embedder name."""
+        return cls(inner, folder / (inner.name.replace(":", "_").replace("/", "_") + ".tsv"))
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        super().__init__(inner)
+        self._path = path
+        self._vectors: dict[str, Matrix] = {}
+        self._new: dict[str, Matrix] = {}
+        if path.exists():
+            for line in path.read_text(encoding="ascii").splitlines():
+                key, _, encoded = line.partition("\t")
+                self._vectors[key] = np.frombuffer(base64.b64decode(encoded), dtype="<f4").astype(np.float32)
 
     def _key(self, text: str) -> str:
         return hashlib.sha1(f"{self._inner.name}\n{text}".encode()).hexdigest()

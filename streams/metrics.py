@@ -30,7 +30,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from streams.embedding import Embedder, Matrix
+from streams.embedding import Embedder, Matrix, WrappedEmbedder
 from streams.errors import RejectReason
 from streams.pipeline import InputMessage, TrackResult
 from streams.records import Alert, EmbeddedArticle, Rejection
@@ -312,28 +312,12 @@ class StreamsMetrics:
         self._lag_partitions = current
 
 
-class TimedEmbedder:
+class TimedEmbedder(WrappedEmbedder):
     """An ``Embedder`` that observes each non-empty batch's duration and size."""
 
     def __init__(self, inner: Embedder, metrics: StreamsMetrics) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._metrics = metrics
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def default_threshold(self) -> float:
-        return self._inner.default_threshold
-
-    @property
-    def centered(self) -> bool:
-        return self._inner.centered
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:  # a batch whose messages were all rejected: no model work to measure

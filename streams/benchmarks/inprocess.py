@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from streams.embedding import Embedder, Matrix
+from streams.embedding import Embedder, Matrix, WrappedEmbedder
 from streams.errors import ArticleRejected
 from streams.normalize import TextNormalizer
 from streams.offline import run_offline
@@ -166,29 +166,13 @@ def batches_of(texts: Sequence[str], size: int) -> list[list[str]]:
     return [list(texts[first : first + size]) for first in range(0, len(texts), size)]
 
 
-class RememberedEmbedder:
+class RememberedEmbedder(WrappedEmbedder):
     """An embedder that first looks a text up among vectors already computed (by the embedding
     measurement) and embeds only the rest: the tracker's records without running the model twice."""
 
     def __init__(self, inner: Embedder, known: dict[str, NDArray[np.float32]]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._known = known
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def default_threshold(self) -> float:
-        return self._inner.default_threshold
-
-    @property
-    def centered(self) -> bool:
-        return self._inner.centered
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         missing = sorted({text for text in texts if text not in self._known})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -12,31 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# The bench starts brokers and workers on free loopback ports the same way (re-exported for the tests).
+from streams.benchmarks.kafka import free_port, free_port_pair
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
 
-
-def free_port_pair() -> int:
-    """A port P such that P and P+1 (the controller) are both free on loopback."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port >= 65535:
-            continue
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free ports on loopback")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = [
+    "KAFKA_SH",
+    "ROOT",
+    "Broker",
+    "Worker",
+    "free_port",
+    "free_port_pair",
+    "pipeline_environment",
+    "wait_until",
+]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:

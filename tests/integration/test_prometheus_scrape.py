@@ -215,6 +215,9 @@ def test_prometheus_scrapes_the_worker_during_a_replay(
         server.query(monitoring.for_prometheus(expr))
     for record in monitoring.recording_rules():
         if "consumer_lag" in record or "streams_articles" in record:
-            assert server.query(record), f"recording rule {record} has no series"
+            # A rule's first series appears at its next evaluation after the metric's first sample.
+            wait_until(
+                lambda record=record: bool(server.query(record)), timeout=60, what=f"series of {record}"
+            )
     # A healthy worker during a replay: the worker-down alert stays silent.
     assert not server.query('ALERTS{alertname="StreamsWorkerDown"}')

@@ -46,8 +46,11 @@ demo: install kafka ## start Kafka and the worker, replay the sample stream, sho
 test: install kafka prometheus compose-validate ## the whole suite: unit, agents, deploy and integration tests (real broker, real Prometheus)
 	$(BIN)/python -m pytest
 
-test-unit: install prometheus compose-validate ## the fast tests only (no broker)
+test-unit: install prometheus compose-validate ## the fast tests only: unit, the agents in-process, deploy (no broker)
 	$(BIN)/python -m pytest -m "not integration" tests/unit tests/agents tests/deploy
+
+test-integration: install kafka prometheus ## the tests against the real broker (deploy/kafka/kafka.sh) and Prometheus
+	$(BIN)/python -m pytest -m integration tests/integration
 
 lint: install ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check streams tests scripts

@@ -1,3 +1,3 @@
-from streams.cli import main
+from streams.commands import main
 
 raise SystemExit(main())

@@ -26,13 +26,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from streams.embedding import Embedder, Matrix, WrappedEmbedder
+from streams.core.detector import TrackResult
+from streams.core.embedding import Embedder, Matrix, WrappedEmbedder
+from streams.core.messages import InputMessage
 from streams.errors import RejectReason
-from streams.pipeline import InputMessage, TrackResult
 from streams.records import Alert, EmbeddedArticle, Rejection
 
 #: Prefix of faust's sensor metrics (``faust_messages_received_total``, ``faust_topic_messages_sent_total``,
@@ -326,20 +326,3 @@ class TimedEmbedder(WrappedEmbedder):
             vectors = self._inner.embed(texts)
         self._metrics.embedding_batch_size.observe(len(texts))
         return vectors
-
-
-def exported_names(registry: CollectorRegistry) -> frozenset[str]:
-    """Every sample name ``registry`` can expose, children created or not (``x_total``, ``x_bucket``...)."""
-    suffixes = {
-        "counter": ("_total", "_created"),
-        "histogram": ("_bucket", "_count", "_sum", "_created"),
-        "summary": ("", "_count", "_sum", "_created"),
-        "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
-        "info": ("_info",),
-    }
-    names: set[str] = set()
-    metric: Metric
-    for metric in registry.collect():
-        names.update(metric.name + suffix for suffix in suffixes.get(metric.type, ("",)))
-        names.update(sample.name for sample in metric.samples)
-    return frozenset(names)

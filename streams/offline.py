@@ -1,23 +1,20 @@
-"""The Detector in-process over a file: the reference run that live Kafka runs are compared with."""
+"""The Detector in-process over a file: the reference run that live Kafka runs are compared with.
+
+Also what the in-process tools share: batched preparation with a progress bar, JSON-lines output.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import IO
 
 from tqdm import tqdm
 
-from streams.embedding import Embedder
-from streams.pipeline import (
-    ArticlePreparer,
-    InputMessage,
-    StoryDetector,
-    canonical_order_key,
-)
+from streams.core.detector import Detector
+from streams.core.embedding import Embedder
+from streams.core.messages import InputMessage
 from streams.records import Alert, EmbeddedArticle, Rejection, StorySnapshot, peek_published_at
 from streams.settings import Settings
 
@@ -45,6 +42,23 @@ def select_window(
             yield message
 
 
+def prepare_in_batches(
+    detector: Detector,
+    messages: Sequence[InputMessage],
+    batch_size: int,
+    progress: bool = False,
+    desc: str = "embedding",
+) -> list[EmbeddedArticle | Rejection]:
+    """``detector.prepare`` over consecutive batches of ``batch_size``, with a progress bar."""
+    results: list[EmbeddedArticle | Rejection] = []
+    with tqdm(total=len(messages), desc=desc, unit="article", disable=not progress) as bar:
+        for first in range(0, len(messages), batch_size):
+            batch = messages[first : first + batch_size]
+            results.extend(detector.prepare(batch))
+            bar.update(len(batch))
+    return results
+
+
 def run_offline(
     messages: Iterable[InputMessage],
     settings: Settings,
@@ -55,22 +69,20 @@ def run_offline(
 ) -> OfflineResult:
     """Prepare every message, then track the articles in canonical event-time order."""
     result = OfflineResult()
-    preparer = ArticlePreparer(settings, embedder)
+    detector = Detector(settings, embedder)
     embedded: list[EmbeddedArticle] = []
     selected = list(select_window(messages, since, until))
-    for prepared in preparer.prepare_in_batches(selected, settings.embedder.batch_size, progress):
+    for prepared in prepare_in_batches(detector, selected, settings.embedder.batch_size, progress):
         if isinstance(prepared, Rejection):
             result.rejections.append(prepared)
         else:
             embedded.append(prepared)
-
-    detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold, embedder.centered)
     # Keyed by position in ``embedded`` (input order): offsets need not be unique (InputMessage's default).
     story_at_index: dict[int, str] = {}
-    tracking_order = sorted(range(len(embedded)), key=lambda index: canonical_order_key(embedded[index]))
-    for index in tqdm(tracking_order, desc="tracking", unit="article", disable=not progress):
-        article = embedded[index]
-        tracked = detector.track(article)
+    tracked_in_order = detector.track_in_order(embedded)
+    for index, tracked in tqdm(
+        tracked_in_order, total=len(embedded), desc="tracking", unit="article", disable=not progress
+    ):
         if tracked.rejection is not None:
             result.rejections.append(tracked.rejection)
         if tracked.assignment is not None:
@@ -84,23 +96,6 @@ def run_offline(
             result.assignments.append((article.id, story_at_index[index]))
     result.rejections.sort(key=lambda rejection: rejection.input_offset or 0)
     return result
-
-
-def write_jsonl(path: Path, rows: Iterable[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        _write_rows(handle, rows)
-
-
-# JSON allows these raw inside strings, but str.splitlines() and many JSON-lines readers break lines on
-# them: written escaped, one record stays one line (they can only occur inside strings here).
-_LINE_BREAKS_IN_STRINGS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-def _write_rows(handle: IO[str], rows: Iterable[str]) -> None:
-    for row in rows:
-        handle.write(row.translate(_LINE_BREAKS_IN_STRINGS))
-        handle.write("\n")
 
 
 def assignment_lines(result: OfflineResult) -> Iterator[str]:

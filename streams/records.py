@@ -7,7 +7,6 @@ field) keep the version; anything else bumps it.
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -16,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from streams.codecs import decode_float32, encode_float32
 from streams.errors import ArticleRejected, RejectReason
 
 SCHEMA_VERSION = 1
@@ -62,11 +62,11 @@ class EmbeddedArticle(_Record):
     input_offset: int = -1
 
     def vector(self) -> NDArray[np.float32]:
-        return np.frombuffer(base64.b64decode(self.embedding), dtype="<f4").astype(np.float32)
+        return decode_float32(self.embedding)
 
     @staticmethod
     def encode_vector(vector: NDArray[np.float32]) -> str:
-        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+        return encode_float32(vector)
 
 
 class Assignment(_Record):

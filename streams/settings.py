@@ -36,6 +36,12 @@ class KafkaSettings(_Section):
         default=25 * 1024 * 1024, description="Largest message the worker fetches; larger ones are rejected"
     )
 
+    @property
+    def fetch_max_bytes(self) -> int:
+        """What clients fetch and produce at most: the largest message plus room for its record envelope
+        (key, headers, batch framing), so that a message at the limit is rejected by us, not by the client."""
+        return self.max_message_bytes + 1024 * 1024
+
 
 class EmbedderSettings(_Section):
     """Which embedding model turns normalized text into vectors."""
@@ -50,7 +56,9 @@ class EmbedderSettings(_Section):
         description="Text prefix the model expects; unset: 'passage: ' for e5 models, none otherwise",
     )
     max_chars: int = Field(default=1500, ge=16, description="Characters of normalized text that are embedded")
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: int = Field(
+        default=32, ge=1, description="Articles embedded per batch (the worker's batches and offline runs)"
+    )
     threads: int = Field(default=2, ge=1, description="CPU threads for the model")
     hashing_dimension: int = Field(default=2048, ge=64)
 
@@ -112,7 +120,6 @@ class WorkerSettings(_Section):
     web_host: str = Field(default="127.0.0.1", description="Address the web/metrics port binds to")
     web_port: int = 6066
     data_dir: str = ".cache/worker"
-    embed_batch_size: int = Field(default=32, ge=1, description="Articles embedded per batch")
     embed_batch_seconds: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch")
     max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
     session_timeout_seconds: float = Field(

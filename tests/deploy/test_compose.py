@@ -27,7 +27,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from streams.cli import build_parser
+from streams.commands import build_parser
 from streams.settings import KafkaSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +243,7 @@ def test_kafka_service_is_a_single_kraft_node() -> None:
     # KRaft storage is formatted with CLUSTER_ID: a UUID, 16 bytes in unpadded base64url.
     assert len(base64.urlsafe_b64decode(env["CLUSTER_ID"] + "==")) == 16
     # The broker must accept the largest message the pipeline sends (topics.py: max_message_bytes + 1 MiB).
-    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= KafkaSettings().max_message_bytes + 1024 * 1024
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= KafkaSettings().fetch_max_bytes
     assert any("29092:29092" in str(port) for port in kafka["ports"])
     assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in " ".join(kafka["healthcheck"]["test"])
 

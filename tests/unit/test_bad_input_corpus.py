@@ -18,10 +18,14 @@ from bad_messages import T0, Case, article, bad_cases, corpus, duplicate_cases, 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cli import main
-from streams.embedding import HashingEmbedder
+from streams.commands import main
+from streams.core.calibration import Calibration
+from streams.core.detector import Detector
+from streams.core.embedding import HashingEmbedder
+from streams.core.messages import InputMessage
+from streams.core.ordering import canonical_order_key
+from streams.core.preparation import ArticlePreparer
 from streams.errors import DeliveryError, RejectReason
-from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector, canonical_order_key
 from streams.records import EmbeddedArticle, Rejection
 from streams.settings import KafkaSettings, Settings, TrackerSettings, WorkerSettings
 
@@ -47,7 +51,7 @@ def run(messages: list[bytes], settings: Settings = SETTINGS) -> tuple[list[Reje
     prepared = preparer(settings).prepare([InputMessage(raw, offset=i) for i, raw in enumerate(messages)])
     assert len(prepared) == len(messages)
     rejections = [item for item in prepared if isinstance(item, Rejection)]
-    tracker = StoryDetector(settings, EMBEDDER.dimension, EMBEDDER.default_threshold)
+    tracker = Detector(settings, calibration=Calibration(EMBEDDER.default_threshold, centered=False))
     accepted = []
     embedded = [item for item in prepared if isinstance(item, EmbeddedArticle)]
     for item in sorted(embedded, key=canonical_order_key):
@@ -93,7 +97,7 @@ def test_every_bad_message_gets_its_reason_and_id(cases: list[Case]) -> None:
 def test_duplicates_never_count_twice_in_a_story() -> None:
     messages = [case.raw for case in [*good_cases(), *duplicate_cases()]]
     prepared = preparer().prepare([InputMessage(raw, offset=i) for i, raw in enumerate(messages)])
-    tracker = StoryDetector(SETTINGS, EMBEDDER.dimension, EMBEDDER.default_threshold)
+    tracker = Detector(SETTINGS, calibration=Calibration(EMBEDDER.default_threshold, centered=False))
     snapshots = {}
     for item in sorted((p for p in prepared if isinstance(p, EmbeddedArticle)), key=canonical_order_key):
         for snapshot in tracker.track(item).snapshots:
@@ -186,7 +190,7 @@ def test_a_far_future_article_does_not_expire_the_stories() -> None:
     first, future, second = preparer().prepare([InputMessage(raw) for raw in messages])
     assert isinstance(future, Rejection) and future.reason == "future_timestamp"
     assert isinstance(first, EmbeddedArticle) and isinstance(second, EmbeddedArticle)
-    tracker = StoryDetector(SETTINGS, EMBEDDER.dimension, EMBEDDER.default_threshold)
+    tracker = Detector(SETTINGS, calibration=Calibration(EMBEDDER.default_threshold, centered=False))
     opened, joined = tracker.track(first).assignment, tracker.track(second).assignment
     assert opened is not None and joined is not None
     assert not joined.new_story and joined.story_id == opened.story_id
@@ -310,14 +314,14 @@ class _Producer:
 
 
 def test_replay_sends_a_future_article_at_once_stamped_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    import streams.replay
+    import streams.kafka.replay
 
     fake = _Producer()
-    monkeypatch.setattr(streams.replay, "producer", lambda settings: fake)
+    monkeypatch.setattr(streams.kafka.replay, "producer", lambda settings: fake)
     future = bad_by_name("published_at at the end of the calendar").raw
-    items = streams.replay.replay_items([InputMessage(_GOOD[0]), InputMessage(future)])
+    items = streams.kafka.replay.replay_items([InputMessage(_GOOD[0]), InputMessage(future)])
     waits: list[float] = []
-    streams.replay.replay_file(
+    streams.kafka.replay.replay_file(
         items, KafkaSettings(), speed=1.0, progress=False, sleep=waits.append, wall_clock=lambda: NOW
     )
     # A broker refuses timestamps far ahead; the worker rejects the article itself (future_timestamp).
@@ -328,14 +332,14 @@ def test_replay_sends_a_future_article_at_once_stamped_now(monkeypatch: pytest.M
 def test_replay_fails_loudly_when_the_broker_refuses_a_message(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import streams.replay
-    import streams.topics
+    import streams.kafka.replay
+    import streams.kafka.topics
 
-    monkeypatch.setattr(streams.replay, "producer", lambda settings: _Producer(refuse={_GOOD[1]}))
-    items = streams.replay.replay_items([InputMessage(raw) for raw in _GOOD])
+    monkeypatch.setattr(streams.kafka.replay, "producer", lambda settings: _Producer(refuse={_GOOD[1]}))
+    items = streams.kafka.replay.replay_items([InputMessage(raw) for raw in _GOOD])
     with pytest.raises(DeliveryError, match="1 of 7 messages were not delivered"):
-        streams.replay.replay_file(items, KafkaSettings(), speed=None, progress=False)
-    monkeypatch.setattr(streams.topics, "ensure_topics", lambda settings: [])
+        streams.kafka.replay.replay_file(items, KafkaSettings(), speed=None, progress=False)
+    monkeypatch.setattr(streams.kafka.topics, "ensure_topics", lambda settings: [])
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(_GOOD))
     assert main(["replay", str(source), "--max-rate", "--no-progress"]) == 1
@@ -367,7 +371,7 @@ def test_no_module_of_streams_deserializes_with_pickle() -> None:
 
 
 def test_the_worker_reads_and_writes_raw_bytes_only() -> None:
-    from streams.app import create_app
+    from streams.kafka.app import create_app
 
     app = create_app(Settings(embedder=Settings().embedder.model_copy(update={"backend": "hashing"})))
     assert (app.conf.key_serializer, app.conf.value_serializer) == ("raw", "raw")
@@ -378,7 +382,7 @@ def test_the_worker_reads_and_writes_raw_bytes_only() -> None:
 
 
 def test_the_web_port_binds_to_the_configured_address() -> None:
-    from streams.app import create_app
+    from streams.kafka.app import create_app
 
     settings = Settings(
         embedder=Settings().embedder.model_copy(update={"backend": "hashing"}),
@@ -401,8 +405,8 @@ SASL = KafkaSettings(
 
 
 def test_security_settings_reach_both_kafka_clients() -> None:
-    from streams.app import _broker_credentials
-    from streams.topics import client_options
+    from streams.kafka.app import _broker_credentials
+    from streams.kafka.topics import client_options
 
     options = client_options(SASL)
     assert options == {
@@ -425,7 +429,7 @@ def test_security_settings_reach_both_kafka_clients() -> None:
 
 
 def test_the_password_is_never_printed() -> None:
-    from streams.topics import describe_connection
+    from streams.kafka.topics import describe_connection
 
     for text in (repr(SASL), str(SASL), repr(Settings(kafka=SASL)), describe_connection(SASL)):
         assert SECRET not in text

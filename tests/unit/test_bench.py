@@ -14,17 +14,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streams.benchmarks import BenchConfig, run_benchmark
-from streams.benchmarks.inprocess import (
+from streams.commands import main
+from streams.core.calibration import Calibration
+from streams.core.embedding import HashingEmbedder
+from streams.settings import Settings
+from streams.tools.benchmarks import BenchConfig, run_benchmark
+from streams.tools.benchmarks.inprocess import (
     SYNTHETIC_ID_PREFIX,
     RememberedEmbedder,
     SyntheticStories,
     TrackerLevel,
     measure_tracker_level,
 )
-from streams.cli import main
-from streams.embedding import HashingEmbedder
-from streams.settings import Settings
 
 SIZES = (5, 20)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -101,8 +102,7 @@ def test_an_unreached_level_reports_no_rate() -> None:
         real,
         Settings(),
         embedder.dimension,
-        embedder.default_threshold,
-        embedder.centered,
+        Calibration.of(embedder),
         TrackerLevel(stories=100_000, fill_seconds=0.0, measure_articles=3, measure_seconds=10.0),
         seed=2,
     )

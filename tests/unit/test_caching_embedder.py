@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.embedding import CachingEmbedder, Embedder, HashingEmbedder, Matrix
+from streams.core.embedding import CachingEmbedder, Embedder, HashingEmbedder, Matrix
 
 TEXTS = ["زلزله در کرمان", "دربی تهران", "قیمت دلار", "زلزله در کرمان", "دربی تهران"]
 

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-from streams.embedding import HashingEmbedder
-from streams.ordering import ReorderBuffer
-from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector, TrackResult, canonical_order_key
+from streams.core.calibration import Calibration
+from streams.core.detector import Detector, TrackResult
+from streams.core.embedding import HashingEmbedder
+from streams.core.messages import InputMessage
+from streams.core.ordering import ReorderBuffer, canonical_order_key
+from streams.core.preparation import ArticlePreparer
 from streams.records import EmbeddedArticle
 from streams.settings import AlertSettings, Settings, TrackerSettings
 
@@ -43,8 +46,8 @@ def outputs(result: TrackResult) -> list[str]:
     return [record.model_dump_json() for record in records if record is not None]
 
 
-def new_detector(settings: Settings) -> StoryDetector:
-    return StoryDetector(settings, EMBEDDER.dimension, EMBEDDER.default_threshold, default_centered=True)
+def new_detector(settings: Settings) -> Detector:
+    return Detector(settings, calibration=Calibration(EMBEDDER.default_threshold, centered=True))
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
@@ -63,7 +66,7 @@ def test_a_restored_detector_continues_like_the_uninterrupted_one(
     got = [outputs(first.track(article)) for article in articles[:cut]]
     state = json.loads(json.dumps(first.to_state()))  # through JSON, as it travels
     restored = new_detector(settings)
-    restored.load_state(state)
+    restored.load_state(EMBEDDER.dimension, state)
     got += [outputs(restored.track(article)) for article in tail]
 
     assert got == expected

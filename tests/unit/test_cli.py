@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import cli
-from streams.cli import build_parser, main
+from streams.commands import build_parser, main
 
 COMMANDS = ["worker", "offline", "replay", "alerts", "evaluate", "topics", "bench", "distill", "schemas"]
 
@@ -59,8 +58,8 @@ def test_offline_refuses_a_naive_since(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.fixture
 def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Stands in for everything in replay that would talk to Kafka; records what was attempted."""
-    import streams.replay
-    import streams.topics
+    import streams.kafka.replay
+    import streams.kafka.topics
 
     attempts: list[str] = []
 
@@ -72,9 +71,9 @@ def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         attempts.append("send")
         raise AssertionError("a usage error must not reach the broker")
 
-    monkeypatch.setattr(streams.topics, "ensure_topics", ensure_topics)
-    monkeypatch.setattr(streams.replay, "replay_file", refuse)
-    monkeypatch.setattr(streams.replay, "replay_topic_range", refuse)
+    monkeypatch.setattr(streams.kafka.topics, "ensure_topics", ensure_topics)
+    monkeypatch.setattr(streams.kafka.replay, "replay_file", refuse)
+    monkeypatch.setattr(streams.kafka.replay, "replay_topic_range", refuse)
     return attempts
 
 
@@ -109,4 +108,7 @@ def test_replay_paces_are_exclusive(sample_path: Path, capsys: pytest.CaptureFix
 
 
 def test_every_command_has_a_handler() -> None:
-    assert sorted(cli._COMMANDS) == sorted(COMMANDS)
+    parser = build_parser()
+    [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    for name in COMMANDS:
+        assert callable(commands.choices[name].get_default("run")), name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams.clock import EventClock
+from streams.core.clock import EventClock
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

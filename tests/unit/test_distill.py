@@ -10,9 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.app import embedder_defaults
-from streams.cli import main
-from streams.distill import (
+from streams.commands import main
+from streams.core.calibration import MODEL_DEFAULTS_FILE, Calibration
+from streams.core.embedding import HashingEmbedder, create_embedder
+from streams.errors import ConfigurationError
+from streams.records import parse_timestamp
+from streams.settings import EmbedderSettings, Settings
+from streams.tools.distill import (
     UNKNOWN,
     DistillOptions,
     WordSplitter,
@@ -24,10 +28,6 @@ from streams.distill import (
     read_corpus,
     select_vocabulary,
 )
-from streams.embedding import MODEL_DEFAULTS_FILE, HashingEmbedder, create_embedder
-from streams.errors import ConfigurationError
-from streams.records import parse_timestamp
-from streams.settings import EmbedderSettings, Settings
 
 # A tiny in-test corpus: two events, each told several ways, plus filler that shares no content words.
 CORPUS = [
@@ -102,7 +102,7 @@ def test_the_folder_declares_its_threshold_centering_and_empty_prefix(
     settings = Settings().model_copy(
         update={"embedder": EmbedderSettings(backend="sentence-transformers", model=str(folder))}
     )
-    assert embedder_defaults(settings) == (0.4, True)
+    assert Calibration.declared(settings.embedder) == Calibration(0.4, centered=True)
 
 
 def test_the_teacher_embeds_each_vocabulary_word_once(distilled: tuple[Path, CountingTeacher]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.embedding import (
+from streams.core.embedding import (
     E5Embedder,
     Embedder,
     HashingEmbedder,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from streams.emergence import EmergenceRule
-from streams.stories import Story
+from streams.core.emergence import EmergenceRule
+from streams.core.story import Story
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 RULE = EmergenceRule(

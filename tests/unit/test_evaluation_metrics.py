@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.evaluation.metrics import (
+from streams.tools.evaluation.metrics import (
     AlertView,
     GoldLabel,
     PrecisionRecall,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from streams.lexical import OnlineTfidf
+from streams.core.lexical import OnlineTfidf
 
 # Large enough that the handful of features in these tests never share a bucket.
 BIG = 2**20

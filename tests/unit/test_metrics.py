@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from support.metric_names import exported_names
 
-from streams.embedding import HashingEmbedder
+from streams.core.calibration import Calibration
+from streams.core.detector import Detector
+from streams.core.embedding import HashingEmbedder
+from streams.core.messages import InputMessage
+from streams.core.preparation import ArticlePreparer
 from streams.metrics import (
     OTHER_SOURCE,
     PRODUCED_AT_HEADER,
@@ -19,9 +24,7 @@ from streams.metrics import (
     SourceLabels,
     StreamsMetrics,
     Trace,
-    exported_names,
 )
-from streams.pipeline import ArticlePreparer, InputMessage, StoryDetector
 from streams.settings import AlertSettings, Settings, TrackerSettings
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -158,7 +161,7 @@ def track_all(metrics: StreamsMetrics, traces: list[Trace | None]) -> None:
         for i, text in enumerate(QUAKE)
     ]
     articles = preparer.prepare(messages)
-    detector = StoryDetector(settings, 256, HashingEmbedder.default_threshold)
+    detector = Detector(settings, calibration=Calibration(HashingEmbedder.default_threshold, centered=False))
     for article, trace in zip(articles, traces, strict=True):
         assert not hasattr(article, "reason")
         result = detector.track(article)  # type: ignore[arg-type]
@@ -242,7 +245,7 @@ def test_consumer_lag_per_partition_and_revoked_partitions_disappear() -> None:
 def test_consumer_offsets_are_read_from_the_faust_consumer() -> None:
     from faust.types import TP
 
-    from streams.app import _consumer_offsets
+    from streams.kafka.app import _consumer_offsets
 
     class Consumer:
         def __init__(self) -> None:

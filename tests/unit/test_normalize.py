@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.errors import ArticleRejected, RejectReason
-from streams.normalize import (
+from streams.core.normalize import (
     HEADLINE_MAX_CHARS,
     TextNormalizer,
     persian_share,
     persian_stopwords,
     strip_boilerplate,
 )
+from streams.errors import ArticleRejected, RejectReason
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from streams.cli import main
-from streams.embedding import HashingEmbedder
+from streams.commands import main
+from streams.core.embedding import HashingEmbedder
+from streams.core.messages import InputMessage
+from streams.files import read_messages
 from streams.offline import OfflineResult, run_offline
-from streams.pipeline import InputMessage
 from streams.settings import Settings
-from streams.sources import read_messages
 
 OUTPUTS = ("assignments", "alerts", "rejects", "stories")
 # BCubed F1 of the hashing embedder's stories against sample_story, measured at 0.627 (precision 0.993,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.ordering import ReorderBuffer
+from streams.core.ordering import ReorderBuffer
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 IDLE = 5.0

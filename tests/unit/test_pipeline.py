@@ -12,16 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.embedding import HashingEmbedder
-from streams.pipeline import (
-    ArticlePreparer,
-    InputMessage,
-    StoryDetector,
-    canonical_order_key,
-)
+from streams.core.calibration import Calibration
+from streams.core.detector import Detector
+from streams.core.embedding import HashingEmbedder
+from streams.core.messages import InputMessage
+from streams.core.ordering import canonical_order_key
+from streams.core.preparation import ArticlePreparer
+from streams.core.story import story_id_for
 from streams.records import EmbeddedArticle, Rejection
 from streams.settings import AlertSettings, Settings, TrackerSettings, WorkerSettings
-from streams.stories import story_id_for
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 EMBEDDER = HashingEmbedder(256)
@@ -67,8 +66,10 @@ def embedded(
     return result
 
 
-def detector(settings: Settings | None = None) -> StoryDetector:
-    return StoryDetector(settings or settings_with(), EMBEDDER.dimension, EMBEDDER.default_threshold)
+def detector(settings: Settings | None = None) -> Detector:
+    return Detector(
+        settings or settings_with(), calibration=Calibration(EMBEDDER.default_threshold, centered=False)
+    )
 
 
 # ---------------------------------------------------------------------------------------------- preparer
@@ -290,7 +291,9 @@ _TIMES = st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat) | st.sampl
 )
 def test_any_input_is_tracked_or_rejected(payloads: list[dict[str, Any]]) -> None:
     preparer = ArticlePreparer(Settings(), EMBEDDER)
-    tracker = StoryDetector(settings_with(min_articles=1, min_sources=1), EMBEDDER.dimension, 0.3)
+    tracker = Detector(
+        settings_with(min_articles=1, min_sources=1), calibration=Calibration(0.3, centered=False)
+    )
     messages = [
         InputMessage(json.dumps(payload).encode(), offset=index) for index, payload in enumerate(payloads)
     ]

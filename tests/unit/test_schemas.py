@@ -10,15 +10,18 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import BaseModel
 
-from streams.cli import main
-from streams.embedding import HashingEmbedder
+from streams.commands import main
+from streams.core.calibration import Calibration
+from streams.core.detector import Detector, TrackResult
+from streams.core.embedding import HashingEmbedder
+from streams.core.ordering import canonical_order_key
+from streams.core.preparation import ArticlePreparer
 from streams.errors import ArticleRejected
+from streams.files import read_messages
 from streams.offline import OfflineResult
-from streams.pipeline import ArticlePreparer, StoryDetector, TrackResult, canonical_order_key
 from streams.records import SCHEMA_VERSION, Article, EmbeddedArticle, Rejection, StorySnapshot, parse_article
 from streams.schemas import WIRE_RECORDS, render_schemas
 from streams.settings import Settings
-from streams.sources import read_messages
 
 
 def validator(schema_dir: Path, name: str) -> Draft202012Validator:
@@ -67,7 +70,7 @@ def produced(sample_path: Path) -> dict[str, list[BaseModel]]:
     embedded = [item for item in prepared if isinstance(item, EmbeddedArticle)]
     records["rejection"] += [item for item in prepared if isinstance(item, Rejection)]
     records["embedded-article"] += embedded
-    detector = StoryDetector(settings, embedder.dimension, embedder.default_threshold)
+    detector = Detector(settings, calibration=Calibration(embedder.default_threshold, centered=False))
     for article in sorted(embedded, key=canonical_order_key):
         result: TrackResult = detector.track(article)
         records["assignment"] += [result.assignment] if result.assignment else []

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from streams.stories import KEYWORD_COUNT, Placement, StoryTracker, story_id_for
+from streams.core.story import KEYWORD_COUNT, story_id_for
+from streams.core.story_tracker import Placement, StoryTracker
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
@@ -159,13 +160,13 @@ def test_an_expired_story_no_longer_attracts_articles() -> None:
 def test_expiry_frees_hot_rows_for_new_stories() -> None:
     tracker = StoryTracker(DIM, threshold=0.5, window=timedelta(hours=1), hot_stories=2)
     first = place(tracker, "a", axis(0)).story
-    first_row = first.row
+    first_row = tracker.hot_row(first)
     second = place(tracker, "b", axis(1), minutes=90).story
     assert tracker.expire(T0 + timedelta(minutes=90)) == [first]
-    assert first.row == -1
+    assert tracker.hot_row(first) == -1
     third = place(tracker, "c", axis(2), minutes=91).story
-    assert third.row == first_row
-    assert {second.row, third.row} == {0, 1}
+    assert tracker.hot_row(third) == first_row
+    assert {tracker.hot_row(second), tracker.hot_row(third)} == {0, 1}
     # The freed row carries nothing of the closed story.
     assert place(tracker, "d", axis(0), minutes=92).new_story
 
@@ -190,13 +191,13 @@ def test_stories_beyond_the_hot_tier_are_found_through_their_words() -> None:
     assert tracker.active_count == DIM
     assert tracker.hot_count == 2
     # The least recently updated stories went cold, the newest two are hot.
-    assert [story.row >= 0 for story in stories] == [False] * (DIM - 2) + [True, True]
+    assert [tracker.hot_row(story) >= 0 for story in stories] == [False] * (DIM - 2) + [True, True]
     for i, story in enumerate(stories):
         at = T0 + timedelta(minutes=DIM + i)
         placement = tracker.place(f"join/{i}", at, "s2", "h", (), axis(i), axis(i))
         assert placement.story is story
         assert placement.similarity == pytest.approx(1.0)
-        assert story.row >= 0  # a cold story that wins comes back into the hot tier
+        assert tracker.hot_row(story) >= 0  # a cold story that wins comes back into the hot tier
     assert tracker.active_count == DIM
     assert tracker.hot_count == 2
 
@@ -206,7 +207,7 @@ def test_a_cold_story_sharing_no_words_is_not_searched() -> None:
     tracker = lexical_tracker(hot_stories=1, threshold=0.5)
     cold = tracker.place("a", T0, "s1", "h", (), axis(0), axis(0)).story
     tracker.place("b", T0, "s1", "h", (), axis(1), axis(1))
-    assert cold.row == -1
+    assert tracker.hot_row(cold) == -1
     assert tracker.place("c", T0, "s1", "h", (), axis(0), axis(2)).new_story
     roomy = lexical_tracker(hot_stories=8, threshold=0.5)
     kept = roomy.place("a", T0, "s1", "h", (), axis(0), axis(0)).story

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from streams.embedding import CachingEmbedder, HashingEmbedder, Matrix
-from streams.evaluation.topic_clustering import (
+from streams.core.embedding import CachingEmbedder, HashingEmbedder, Matrix
+from streams.tools.evaluation.topic_clustering import (
     MTEB_SEPARATOR,
     ClusteringProtocol,
     TopicItem,

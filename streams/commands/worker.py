@@ -1,0 +1,52 @@
+"""``python -m streams worker``: the Faust worker (creates missing topics first)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from streams.commands.options import (
+    Subcommands,
+    add_embedder_options,
+    add_kafka_options,
+    settings_from,
+)
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser("worker", help="run the Faust parser (creates missing topics first)")
+    add_kafka_options(parser)
+    add_embedder_options(parser)
+    parser.add_argument(
+        "--web-port", type=int, help="web/metrics port (default: STREAMS_WORKER__WEB_PORT or 6066)"
+    )
+    parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from streams.kafka.app import create_app
+    from streams.kafka.topics import ensure_topics
+
+    settings = settings_from(args)
+    if args.web_port:
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"web_port": args.web_port})}
+        )
+    created = ensure_topics(settings.kafka)
+    if created:
+        logging.getLogger("streams").info("created topics: %s", ", ".join(created))
+    app = create_app(settings)
+    sys.argv = [
+        "streams",
+        "worker",
+        "--loglevel",
+        args.loglevel,
+        "--web-port",
+        str(settings.worker.web_port),
+        "--web-host",
+        settings.worker.web_host,
+    ]
+    app.main()
+    return 0

@@ -1,0 +1,354 @@
+"""Where an article goes: each article joins the most similar active story or opens a new one.
+
+Single-pass clustering against story centroids (the classic TDT approach), over the stories active within
+an event-time window, with an index that keeps the cost per article flat as stories accumulate
+(``streams/core/story_index.py``); a story that received nothing for ``window`` closes and is forgotten.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from streams.codecs import decode_array, encode_array
+from streams.core.sparse import EMPTY_SPARSE, SparseVector, sparse_add, sparse_of
+from streams.core.story import MAX_MEMBERS, Story, story_id_for
+from streams.core.story_index import ColdIndex, HotTier
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the tracker put an article."""
+
+    story: Story
+    similarity: float  # the joining score (see StoryTracker); 0 when the article opened the story
+    new_story: bool
+
+
+class StoryTracker:
+    """Assigns articles to stories in the order it is given them (the caller fixes that order).
+
+    The joining score of an article and a story combines two pieces of evidence, each measured from its
+    own threshold: dense ``(cos - threshold) / (1 - threshold)`` and, when lexical vectors are given,
+    lexical ``(cos - lexical_threshold) / (1 - lexical_threshold)``, weighted by ``lexical_weight``. The
+    article joins the best story when the score is >= 0. With ``lexical_weight`` 0 this is plain
+    single-pass clustering on the dense cosine.
+
+    Active stories live in a ``HotTier`` of the ``hot_stories`` most recently updated ones, scored exactly,
+    and a ``ColdIndex`` for the rest (see ``streams/core/story_index.py``), so the cost per article does not
+    grow with the number of active stories. State is bounded by the window: a story that got nothing for
+    ``window`` closes and is forgotten.
+    """
+
+    def __init__(
+        self,
+        dimension: int,
+        threshold: float,
+        window: timedelta,
+        hot_stories: int = 1024,
+        lexical_dimension: int = 0,
+        lexical_weight: float = 0.0,
+        lexical_threshold: float = 0.2,
+        center: bool = False,
+        neighbors: int = 0,
+        cold_candidates: int = 16,
+    ) -> None:
+        self._dimension = dimension
+        self._threshold = threshold
+        self._window = window
+        self._lexical_dimension = lexical_dimension
+        self._lexical_weight = lexical_weight if lexical_dimension else 0.0
+        self._lexical_threshold = lexical_threshold
+        # With ``center``, dense cosines are taken after subtracting the mean of every article seen, which
+        # removes the direction all texts share and keeps large stories' centroids from attracting everything.
+        self._center = center
+        self._total = np.zeros(dimension, dtype=np.float64)
+        self._count = 0
+        # Every story of the last ``neighbors`` placements must still be hot for neighbour linking.
+        self._hot: HotTier[Story] = HotTier(
+            max(hot_stories, neighbors, 1), dimension, lexical_dimension, center
+        )
+        self._cold: ColdIndex[Story] = ColdIndex()
+        self._cold_candidates = cold_candidates
+        self._stories: dict[str, Story] = {}
+        # (last_seen, sequence, story id) per update, earliest first: expiry pops instead of scanning.
+        # Entries of stories updated since are stale and skipped.
+        self._expiry: list[tuple[datetime, int, str]] = []
+        self._sequence = 0
+        # The most recent ``neighbors`` articles (a ring): a story also scores as well as its best recent
+        # member, so that a large story whose coverage moves on keeps its follow-ups (centroids alone
+        # fragment big stories). Lexical vectors are stored transposed, like the hot tier's.
+        self._neighbors = neighbors
+        self._recent_dense = np.zeros((neighbors, dimension), dtype=np.float32)
+        self._recent_lexical = np.zeros((lexical_dimension if neighbors else 0, neighbors), dtype=np.float32)
+        self._recent_indices: list[NDArray[np.int64]] = [EMPTY_SPARSE[0]] * neighbors
+        # Hot row of each recent article's story; -1 once that story left the hot tier or closed.
+        self._recent_row = np.full(neighbors, -1, dtype=np.int64)
+        self._recent_next = 0
+
+    @property
+    def active_count(self) -> int:
+        return len(self._stories)
+
+    @property
+    def hot_count(self) -> int:
+        return int(self._hot.occupied.sum())
+
+    def get(self, story_id: str) -> Story | None:
+        return self._stories.get(story_id)
+
+    def hot_row(self, story: Story) -> int:
+        """The hot-tier row that holds ``story``; -1 when it is cold or closed."""
+        return self._hot.row_of(story)
+
+    def place(
+        self,
+        article_id: str,
+        published_at: datetime,
+        source: str,
+        headline: str,
+        tokens: tuple[str, ...] | list[str],
+        vector: NDArray[np.float32],
+        lexical: NDArray[np.float32] | None = None,
+    ) -> Placement:
+        """Join the best-scoring active story when its joining score is >= 0, or open a new one.
+
+        ``lexical`` is the article's unit TF-IDF vector (dense; only its non-zero dimensions are used).
+        """
+        sparse = sparse_of(lexical) if lexical is not None and self._lexical_dimension else None
+        story, score = self._best(vector, sparse, lexical)
+        new_story = story is None or score < 0.0
+        if new_story:
+            story = self._open(article_id, published_at, headline)
+            score = 0.0
+        assert story is not None
+        story.vector_sum += vector
+        story.article_ids.append(article_id)
+        if sparse is not None:
+            story.lexical = sparse_add(story.lexical, sparse)
+        self._total += vector
+        self._count += 1
+        if self._hot.holds(story):
+            self._hot.grow_story(story, sparse)
+        else:
+            if self._cold.holds(story):
+                self._cold.remove(story)
+            evicted = self._hot.admit(story)
+            if evicted is not None:
+                # The evicted story's row is the one ``story`` now holds: its recent members stop linking.
+                self._forget_recent_row(self._hot.row_of(story))
+                self._cold.add(evicted)
+        story.sources[source] += 1
+        story.token_counts.update(tokens)
+        story.timeline.append((published_at, source))
+        story.last_seen = max(story.last_seen, published_at)
+        self._sequence += 1
+        story.sequence = self._sequence
+        heapq.heappush(self._expiry, (story.last_seen, self._sequence, story.story_id))
+        if len(story.members) < MAX_MEMBERS:
+            story.members.append((headline, vector))
+        if self._neighbors:
+            self._remember(self._hot.row_of(story), vector, sparse)
+        return Placement(story=story, similarity=score, new_story=new_story)
+
+    def expire(self, now: datetime) -> list[Story]:
+        """Close the stories that got nothing within the window before ``now``; return them."""
+        cutoff = now - self._window
+        closed: list[Story] = []
+        while self._expiry and self._expiry[0][0] < cutoff:
+            last_seen, _, story_id = heapq.heappop(self._expiry)
+            story = self._stories.get(story_id)
+            if story is None or story.last_seen != last_seen or story.last_seen >= cutoff:
+                continue  # closed already, or updated since (a later entry stands for it)
+            del self._stories[story_id]
+            if self._hot.holds(story):
+                self._forget_recent_row(self._hot.row_of(story))
+                self._hot.remove(story)
+            elif self._cold.holds(story):
+                self._cold.remove(story)
+            closed.append(story)
+        return closed
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything that decides future placements, as plain JSON (see ``load_state``)."""
+        filled = min(self._recent_next, self._neighbors)
+        recent_lexical = [
+            [encode_array(indices), encode_array(self._recent_lexical[indices, index])]
+            for index, indices in enumerate(self._recent_indices[:filled])
+        ]
+        return {
+            "total": encode_array(self._total),
+            "count": self._count,
+            "sequence": self._sequence,
+            # Each story with where the index keeps it (-1: not there).
+            "stories": [
+                {
+                    **story.to_state(),
+                    "row": self._hot.row_of(story),
+                    "cold_ticket": self._cold.ticket_of(story),
+                }
+                for story in self._stories.values()
+            ],
+            "hot": self._hot.to_state(),
+            "cold": self._cold.to_state(),
+            "recent": {
+                "next": self._recent_next,
+                "dense": encode_array(self._recent_dense[:filled]),
+                "lexical": recent_lexical if self._recent_lexical.shape[0] else [],
+                "row": encode_array(self._recent_row[:filled]),
+            },
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from ``to_state``'s output as if the same articles had been placed here."""
+        self._total = decode_array(state["total"])
+        self._count = state["count"]
+        self._sequence = state["sequence"]
+        self._stories = {}
+        placed = [(item["row"], item["cold_ticket"], Story.from_state(item)) for item in state["stories"]]
+        self._hot.load_state(state["hot"], [(row, story) for row, _, story in placed if row >= 0])
+        self._cold.load_state(state["cold"], [(ticket, story) for _, ticket, story in placed if ticket >= 0])
+        stories = [story for _, _, story in placed]
+        for story in stories:
+            self._stories[story.story_id] = story
+        self._expiry = [(story.last_seen, story.sequence, story.story_id) for story in stories]
+        heapq.heapify(self._expiry)
+        recent = state["recent"]
+        self._recent_next = recent["next"]
+        filled = min(self._recent_next, self._neighbors)
+        self._recent_dense[:filled] = decode_array(recent["dense"])
+        self._recent_row[:filled] = decode_array(recent["row"])
+        for index, (indices, values) in enumerate(recent["lexical"]):
+            self._recent_indices[index] = decode_array(indices)
+            self._recent_lexical[self._recent_indices[index], index] = decode_array(values)
+
+    def _forget_recent_row(self, row: int) -> None:
+        if self._neighbors:
+            self._recent_row[self._recent_row == row] = -1
+
+    def _remember(self, row: int, vector: NDArray[np.float32], lexical: SparseVector | None) -> None:
+        index = self._recent_next % self._neighbors
+        self._recent_dense[index] = self._centered_unit(vector)
+        if self._recent_lexical.shape[0]:
+            self._recent_lexical[self._recent_indices[index], index] = 0.0
+            if lexical is not None:
+                self._recent_lexical[lexical[0], index] = lexical[1]
+                self._recent_indices[index] = lexical[0]
+        self._recent_row[index] = row
+        self._recent_next += 1
+
+    def _mean(self) -> NDArray[np.float32] | None:
+        if not self._center or self._count == 0:
+            return None
+        return (self._total / self._count).astype(np.float32)
+
+    def _centered_unit(self, vector: NDArray[np.float32]) -> NDArray[np.float32]:
+        mean = self._mean()
+        if mean is None:
+            return vector
+        centered = vector - mean
+        norm = float(np.linalg.norm(centered))
+        return centered / norm if norm > 0 else centered
+
+    def _evidence(
+        self, dense: NDArray[np.float32], lexical: NDArray[np.float32] | None
+    ) -> NDArray[np.float32]:
+        """Joining scores from dense and (when given) lexical cosines."""
+        scores = (dense - self._threshold) / (1.0 - self._threshold)
+        if self._lexical_weight and lexical is not None:
+            neutral = self._lexical_threshold
+            lexical_scores = (lexical - neutral) / (1.0 - neutral)
+            scores = (1.0 - self._lexical_weight) * scores + self._lexical_weight * lexical_scores
+        return np.asarray(scores, dtype=np.float32)
+
+    def _best(
+        self,
+        vector: NDArray[np.float32],
+        lexical: SparseVector | None,
+        lexical_dense: NDArray[np.float32] | None,
+    ) -> tuple[Story | None, float]:
+        if not self._stories:
+            return None, 0.0
+        mean = self._mean()
+        use_lexical = bool(self._lexical_weight) and lexical is not None
+        scores = self._evidence(
+            self._hot.dense_cosines(vector, mean),
+            self._hot.lexical_cosines(lexical) if use_lexical and lexical is not None else None,
+        )
+        if self._neighbors:
+            self._raise_by_neighbors(scores, vector, lexical if use_lexical else None)
+        # Free rows hold zero vectors; mask them so that they never win.
+        scores = np.where(self._hot.occupied[: self._hot.span], scores, -np.inf)
+        row = int(np.argmax(scores))
+        best, best_score = self._hot.owner(row), float(scores[row])
+        if best is None:
+            best_score = -np.inf
+        if use_lexical and lexical is not None and lexical_dense is not None and len(self._cold):
+            for story, score in self._score_cold(vector, mean, lexical, lexical_dense):
+                if score > best_score:
+                    best, best_score = story, score
+        if best is None:
+            return None, 0.0
+        return best, best_score
+
+    def _raise_by_neighbors(
+        self, scores: NDArray[np.float32], vector: NDArray[np.float32], lexical: SparseVector | None
+    ) -> None:
+        """Raise each hot row's score to that of its best recent member, in place."""
+        filled = min(self._recent_next, self._neighbors)
+        if not filled:
+            return
+        dense = self._recent_dense[:filled] @ self._centered_unit(vector)
+        lexical_cosines = None
+        if lexical is not None and self._recent_lexical.shape[0]:
+            lexical_cosines = lexical[1] @ self._recent_lexical[lexical[0], :filled]
+        neighbor_scores = self._evidence(dense, lexical_cosines)
+        rows = self._recent_row[:filled]
+        valid = rows >= 0
+        np.maximum.at(scores, rows[valid], neighbor_scores[valid])
+
+    def _score_cold(
+        self,
+        vector: NDArray[np.float32],
+        mean: NDArray[np.float32] | None,
+        lexical: SparseVector,
+        lexical_dense: NDArray[np.float32],
+    ) -> list[tuple[Story, float]]:
+        """Exact joining scores of the cold stories that share the most lexical weight with the article."""
+        candidates = self._cold.candidates(lexical, self._cold_candidates)
+        if not candidates:
+            return []
+        centroids = np.stack([story.mean() if self._center else story.centroid() for story in candidates])
+        query = vector if mean is None else vector - mean
+        lengths = np.linalg.norm(centroids if mean is None else centroids - mean, axis=1)
+        query_length = float(np.linalg.norm(query)) or 1.0
+        # The hot tier's similarity (see HotTier.dense_cosines); a centroid at the mean scores 0.
+        dense = np.where(
+            lengths > 1e-5, (centroids @ query) / (np.maximum(lengths, 1e-5) * query_length), 0.0
+        )
+        lexical_cosines = np.array(
+            [
+                float(lexical_dense[story.lexical[0]] @ story.lexical[1])
+                / (float(np.sqrt(story.lexical[1] @ story.lexical[1])) or 1.0)
+                for story in candidates
+            ],
+            dtype=np.float32,
+        )
+        scores = self._evidence(dense.astype(np.float32), lexical_cosines)
+        return list(zip(candidates, scores.tolist(), strict=True))
+
+    def _open(self, article_id: str, published_at: datetime, headline: str) -> Story:
+        story = Story(
+            story_id=story_id_for(article_id),
+            first_seen=published_at,
+            last_seen=published_at,
+            headline=headline,
+            vector_sum=np.zeros(self._dimension, dtype=np.float32),
+        )
+        self._stories[story.story_id] = story
+        return story

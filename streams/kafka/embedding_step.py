@@ -1,0 +1,75 @@
+"""The embedding step: a batch of input messages -> the Detector's preparation, off the event loop -> the
+output step (embedded articles to the tracker's input, refusals to the dead-letter topic).
+
+No faust: the worker's ``prepare_articles`` agent hands it each batch it takes from the input topic. The
+model loads once, in the step's own thread, so the event loop keeps heartbeating and committing while it
+loads and while it embeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from streams.core.detector import Detector
+from streams.core.embedding import Embedder
+from streams.core.messages import InputMessage
+from streams.kafka.output_step import OutputStep
+from streams.metrics import StreamsMetrics, Trace
+from streams.records import EmbeddedArticle, Rejection
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EmbedderFactory = Callable[[Settings], Embedder]
+
+
+class EmbeddingStep:
+    """Prepares batches with one Detector whose embedder is built on ``start``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder_factory: EmbedderFactory,
+        output: OutputStep,
+        metrics: StreamsMetrics,
+    ) -> None:
+        self._settings = settings
+        self._embedder_factory = embedder_factory
+        self._output = output
+        self._metrics = metrics
+        self._detector: Detector | None = None
+        # One thread: the model is not shared across threads, and batches keep their order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+
+    async def start(self) -> None:
+        """Load the model (once; later calls return at once)."""
+        if self._detector is None:
+            loop = asyncio.get_running_loop()
+            embedder = await loop.run_in_executor(self._executor, self._embedder_factory, self._settings)
+            self._detector = Detector(self._settings, self._metrics.timed(embedder))
+            log.info("embedder ready: %s (dimension %d)", embedder.name, embedder.dimension)
+
+    async def process(self, batch: Sequence[tuple[InputMessage, Trace]]) -> None:
+        """Prepare one batch and send every result, in input order."""
+        await self.start()
+        messages = [message for message, _ in batch]
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._executor, self._prepare, messages)
+        for (_, trace), prepared in zip(batch, results, strict=True):
+            if isinstance(prepared, Rejection):
+                await self._output.reject(prepared)
+            else:
+                await self._output.embedded(prepared, trace)
+
+    def _prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
+        # In the step's thread: counted there too, so the loop does only the sending.
+        assert self._detector is not None
+        results = self._detector.prepare(messages)
+        self._metrics.observe_prepared(messages, results)
+        return results
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""Tools around the product: the evaluation against gold labels, the benchmarks, the embedder distillation."""

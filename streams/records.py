@@ -76,7 +76,8 @@ class Assignment(_Record):
     story_id: str
     published_at: AwareDatetime
     similarity: float = Field(
-        description="Joining score against the story (>= 0 joins, see streams/stories.py); 0 for an opener"
+        description="Joining score against the story (>= 0 joins, see streams/core/story_tracker.py); "
+        "0 for an opener"
     )
     new_story: bool
 

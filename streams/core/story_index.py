@@ -73,14 +73,7 @@ class HotTier[S: IndexedStory]:
     def load_state(self, state: dict[str, Any], placed: Sequence[tuple[int, S]]) -> None:
         """Restore from ``to_state`` and the (row, story) pairs ``row_of`` gave."""
         for row, story in placed:
-            self._owner[row] = story
-            self._row_of[story.story_id] = row
-            self.occupied[row] = True
-            indices, values = story.lexical
-            if len(indices) and self._lexical.shape[0]:
-                self._lexical[indices, row] = values
-            self._refresh(story, row)
-            self.span = max(self.span, row + 1)
+            self._occupy(row, story)
         self._touched = decode_array(state["touched"])
         self._tick = state["tick"]
         self._free = list(state["free"])
@@ -103,7 +96,10 @@ class HotTier[S: IndexedStory]:
             evicted = self._owner[int(np.argmin(stamps))]
             assert evicted is not None
             self.remove(evicted)
-        row = self._free.pop()
+        self._occupy(self._free.pop(), story)
+        return evicted
+
+    def _occupy(self, row: int, story: S) -> None:
         self.span = max(self.span, row + 1)
         self._owner[row] = story
         self._row_of[story.story_id] = row
@@ -112,7 +108,6 @@ class HotTier[S: IndexedStory]:
         if len(indices) and self._lexical.shape[0]:
             self._lexical[indices, row] = values
         self._refresh(story, row)
-        return evicted
 
     def grow_story(self, story: S, lexical: SparseVector | None) -> None:
         """``story`` (already in a row) just got an article whose lexical vector is ``lexical``."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The bench starts brokers and workers on free loopback ports the same way (re-exported for the tests).
-from streams.tools.benchmarks.kafka import free_port, free_port_pair
+from streams.tools.loopback import free_port, free_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"

@@ -1,4 +1,4 @@
-"""The Detector's two stages: ArticlePreparer (bytes -> embedded article) and StoryDetector."""
+"""The Detector's two halves: preparation (bytes -> embedded article) and story detection (track)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from streams.kafka.replay import ReplayItem, producer, replay_file, replay_items
 from streams.kafka.topics import TopicNames
 from streams.settings import KafkaSettings
 from streams.tools.benchmarks.machine import REPO_ROOT, peak_rss_mb
+from streams.tools.loopback import free_port, free_port_pair
 
 KAFKA_SH = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 
@@ -54,27 +54,6 @@ class KafkaBench:
     # Longest wait for the next assignment: an agent that crashed leaves its worker process running.
     stall_s: float = 180.0
     worker_env: dict[str, str] | None = None  # STREAMS_* for the worker (the pipeline's configuration)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def free_port_pair() -> int:
-    """A port P such that P and P+1 (the broker's controller) are both free on loopback."""
-    for _ in range(50):
-        port = free_port()
-        if port >= 65535:
-            continue
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise BenchmarkError("no two consecutive free ports on loopback")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:

@@ -24,6 +24,12 @@ def register(commands: Subcommands) -> None:
         "clustering, silver same-story pairs, emerging-story alert recall, precision, redundancy, delay.",
     )
     parser.add_argument(
+        "--alerts-on-gold",
+        action="store_true",
+        help="instead: the alert rule (STREAMS_ALERTS__*) run on the gold stories themselves, what it "
+        "reaches with perfect clusters (no model needed)",
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         required=True,
@@ -33,7 +39,14 @@ def register(commands: Subcommands) -> None:
         "--day",
         type=date.fromisoformat,
         action="append",
-        help="a gold day, YYYY-MM-DD (repeatable; default: every dev day in DATA/gold)",
+        help="a gold day, YYYY-MM-DD (repeatable; default: every gold day of --split)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=["train", "dev", "all"],
+        default="all",
+        help="which gold days to score by default: the training days, the development days, or both "
+        "(default all; each day is marked with its split)",
     )
     parser.add_argument("--json", type=Path, help="also write the scores as JSON here")
     parser.add_argument(
@@ -58,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     from streams.tools.evaluation.gold import EvaluationData
     from streams.tools.evaluation.runner import evaluate, format_report, write_report
 
-    days = args.day or EvaluationData(args.data).dev_days()
+    data = EvaluationData(args.data)
+    splits = ("train", "dev") if args.split == "all" else (args.split,)
+    days = args.day or [day for split in splits for day in data.days(split)]
     if not days:
         raise ConfigurationError(
             f"no gold days found in {args.data / 'gold'}: is --data the evaluation data folder?"
@@ -66,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.topic_clustering:
         return _topic_clustering(args, settings)
+    if args.alerts_on_gold:
+        return _alerts_on_gold(args, settings, days)
     try:
         report = evaluate(
             args.data,
@@ -78,6 +95,20 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         raise ConfigurationError(str(error)) from error
     print(format_report(report))
+    if args.json:
+        write_report(report, args.json)
+    return 0
+
+
+def _alerts_on_gold(args: argparse.Namespace, settings: Settings, days: list[date]) -> int:
+    from streams.tools.evaluation.gold_alerts import format_gold_alert_report, gold_alert_report
+    from streams.tools.evaluation.runner import write_report
+
+    try:
+        report = gold_alert_report(args.data, days, settings.alerts)
+    except FileNotFoundError as error:
+        raise ConfigurationError(str(error)) from error
+    print(format_gold_alert_report(report))
     if args.json:
         write_report(report, args.json)
     return 0

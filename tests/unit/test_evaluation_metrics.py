@@ -5,6 +5,7 @@ Every expected number is worked out by hand in the comments next to it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from streams.tools.evaluation.metrics import (
     bcubed,
     emergence,
     emerging_gold_stories,
+    pair_ranking_accuracy,
     pairwise,
     silver_pair_recall,
 )
@@ -366,3 +368,36 @@ def test_emergence_ignores_alerts_of_other_days() -> None:
     assert result.alerts == 0
     assert result.precision == 0.0
     assert result.alerts_per_referred_story == 0.0
+
+
+# --- pair ranking ---------------------------------------------------------------------------------
+
+
+def test_pair_ranking_counts_posts_whose_best_earlier_post_is_of_their_story() -> None:
+    # In time order: a0 (A, first: not scored), b0 (B, first: not scored), a1, b1.
+    labels = {
+        "a0": label("A", "s1", 0),
+        "b0": label("B", "s1", 1),
+        "a1": label("A", "s2", 2),
+        "b1": label("B", "s2", 3),
+    }
+    # a1 is closest to a0 (a hit); b1 is closest to a1 (a miss: b0 scores lower).
+    similarity_table = {("a1", "a0"): 0.9, ("a1", "b0"): 0.1, ("b1", "a0"): 0.2, ("b1", "b0"): 0.5}
+    similarity_table[("b1", "a1")] = 0.7
+
+    def similarity(item: str, earlier: Sequence[str]) -> list[float]:
+        return [similarity_table[(item, other)] for other in earlier]
+
+    assert pair_ranking_accuracy(labels, similarity) == (approx(1 / 2), 2)
+
+
+def test_pair_ranking_breaks_ties_towards_the_oldest_post() -> None:
+    labels = {"a0": label("A", "s1", 0), "b0": label("B", "s1", 1), "a1": label("A", "s2", 2)}
+    assert pair_ranking_accuracy(labels, lambda item, earlier: [0.5] * len(earlier)) == (approx(1.0), 1)
+    labels = {"b0": label("B", "s1", 0), "a0": label("A", "s1", 1), "a1": label("A", "s2", 2)}
+    assert pair_ranking_accuracy(labels, lambda item, earlier: [0.5] * len(earlier)) == (approx(0.0), 1)
+
+
+def test_pair_ranking_of_a_day_of_singletons_scores_nothing() -> None:
+    labels = {"a0": label("A", "s1", 0), "b0": label("B", "s1", 1)}
+    assert pair_ranking_accuracy(labels, lambda item, earlier: [1.0] * len(earlier)) == (0.0, 0)

@@ -11,6 +11,8 @@ from pathlib import Path
 from streams.tools.evaluation.metrics import GoldLabel
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
+# Gold days come in two kinds: training days (fit anything on them) and development days (select on them).
+SPLITS = ("train", "dev")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +30,27 @@ class EvaluationData:
         return self.root / "telegram" / "silver_same_story_pairs.jsonl"
 
     def labels(self, day: date) -> Path:
+        """The first annotator's labels of ``day``, a training or a development day."""
+        for split in SPLITS:
+            path = self.root / "gold" / f"{split}-{day.isoformat()}.labels.jsonl"
+            if path.exists():
+                return path
         return self.root / "gold" / f"dev-{day.isoformat()}.labels.jsonl"
 
-    def dev_days(self) -> list[date]:
-        """The development days that have gold labels (the first annotator's), oldest first."""
+    def split_of(self, day: date) -> str:
+        """'train' or 'dev': what ``day`` may be used for (train on train days, select on dev days)."""
+        return self.labels(day).name.split("-", 1)[0]
+
+    def days(self, split: str) -> list[date]:
+        """The gold days of ``split`` ('train' or 'dev'), oldest first."""
         return sorted(
-            date.fromisoformat(path.name.removeprefix("dev-").removesuffix(".labels.jsonl"))
-            for path in (self.root / "gold").glob("dev-*.labels.jsonl")
+            date.fromisoformat(path.name.removeprefix(f"{split}-").removesuffix(".labels.jsonl"))
+            for path in (self.root / "gold").glob(f"{split}-*.labels.jsonl")
             if "second-annotator" not in path.name
         )
+
+    def dev_days(self) -> list[date]:
+        return self.days("dev")
 
     def check(self) -> None:
         for path in (self.stream, self.silver_pairs):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -172,3 +172,25 @@ def _referred_story(alert: AlertView, labels: Mapping[str, GoldLabel]) -> str | 
         return None
     story, count = stories.most_common(1)[0]
     return story if count * 2 > sum(stories.values()) else None
+
+
+def pair_ranking_accuracy(
+    labels: Mapping[str, GoldLabel], similarity: Callable[[str, Sequence[str]], Sequence[float]]
+) -> tuple[float, int]:
+    """How often a gold post's most similar earlier post of the day is of its own story.
+
+    Over the posts of the day that have an earlier same-story post (ties in time broken by id), among all
+    earlier posts of the day; ``similarity(post, earlier)`` scores each earlier post. Returns the accuracy
+    and the number of posts it is taken over. What the evidence alone allows, before any decision rule.
+    """
+    ordered = sorted(labels, key=lambda item: (labels[item].published_at, item))
+    hits = scored = 0
+    for position, item in enumerate(ordered):
+        earlier = ordered[:position]
+        if not any(labels[other].story == labels[item].story for other in earlier):
+            continue
+        scores = similarity(item, earlier)
+        best = max(range(len(earlier)), key=lambda index: (scores[index], -index))
+        hits += labels[earlier[best]].story == labels[item].story
+        scored += 1
+    return (hits / scored if scored else 0.0), scored

@@ -16,16 +16,27 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
+
 from streams.core.calibration import Calibration
 from streams.core.detector import Detector
 from streams.core.embedding import CachingEmbedder, Embedder
+from streams.core.lexical import OnlineTfidf
 from streams.core.messages import InputMessage
 from streams.core.ordering import canonical_order_key
 from streams.offline import prepare_in_batches
 from streams.records import EmbeddedArticle, peek
 from streams.settings import Settings
 from streams.tools.evaluation.gold import EvaluationData, day_window, load_labels, load_silver_pairs
-from streams.tools.evaluation.metrics import AlertView, bcubed, emergence, pairwise, silver_pair_recall
+from streams.tools.evaluation.metrics import (
+    AlertView,
+    bcubed,
+    emergence,
+    pair_ranking_accuracy,
+    pairwise,
+    silver_pair_recall,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,41 @@ def prepare_window(
     return sorted((item for item in prepared if isinstance(item, EmbeddedArticle)), key=canonical_order_key)
 
 
+def pair_ranking(articles: Sequence[EmbeddedArticle], labels: dict[str, Any]) -> dict[str, Any]:
+    """``pair_ranking_accuracy`` of each piece of evidence the tracker has: the embedder's raw cosine, its
+    cosine after subtracting the window's mean vector, and the TF-IDF (uni+bigram) cosine with document
+    frequencies from the window."""
+    vectors = {article.id: article.vector() for article in articles}
+    mean = np.stack(list(vectors.values())).mean(axis=0).astype(np.float32) if vectors else None
+    tfidf = OnlineTfidf()
+    for article in articles:
+        tfidf.observe(article.tokens)
+    lexical = {article.id: tfidf.vector(article.tokens) for article in articles if article.id in labels}
+    scored = {item: label for item, label in labels.items() if item in vectors}
+
+    def unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else vector
+
+    centered = {item: unit(vectors[item] - mean) for item in scored} if mean is not None else {}
+    evidence = {
+        "dense": {item: vectors[item] for item in scored},
+        "dense_centered": centered,
+        "tfidf": lexical,
+    }
+    report: dict[str, Any] = {}
+    for name, by_id in evidence.items():
+
+        def similarity(item: str, earlier: Sequence[str], by_id: dict[str, Any] = by_id) -> list[float]:
+            scores = np.stack([by_id[other] for other in earlier]) @ by_id[item]
+            return [float(score) for score in scores]
+
+        accuracy, posts = pair_ranking_accuracy(scored, similarity)
+        report[name] = accuracy
+        report["posts"] = posts
+    return report
+
+
 def score_day(run: SystemRun, labels: dict[str, Any], silver: Sequence[tuple[str, str]]) -> dict[str, Any]:
     items = sorted(labels)
     news = [item for item in items if labels[item].kind == "news"]
@@ -147,8 +193,10 @@ def evaluate(
         if cached:
             cached.save()
         report["days"][day.isoformat()] = {
+            "split": data.split_of(day),
             "articles_run": len(articles),
             "gold_posts": len(labels),
+            "pair_ranking": pair_ranking(articles, labels),
             "systems": {
                 system.name: score_day(run_system(system, articles, embedder), labels, silver)
                 for system in systems
@@ -166,8 +214,12 @@ def format_report(report: dict[str, Any]) -> str:
     )
     out = []
     for day, result in report["days"].items():
+        ranking = result["pair_ranking"]
         out.append(
-            f"\n{day}: {result['articles_run']} articles run, {result['gold_posts']} gold posts scored"
+            f"\n{day} ({result['split']}): {result['articles_run']} articles run, {result['gold_posts']} "
+            f"gold posts scored\nsame-story post ranked first among the day's earlier posts, over "
+            f"{ranking['posts']} posts: dense {ranking['dense']:.3f}, dense centered "
+            f"{ranking['dense_centered']:.3f}, tfidf {ranking['tfidf']:.3f}"
         )
         out.append(header)
         for name, scores in result["systems"].items():

@@ -16,16 +16,30 @@ from streams.commands import (
     bench,
     distill,
     evaluate,
+    export_e5,
     offline,
     replay,
     schemas,
     topics,
+    train_encoder,
     worker,
 )
 from streams.errors import ConfigurationError, DeliveryError
 
 # In the order ``--help`` lists them.
-COMMANDS = (worker, offline, replay, alerts, evaluate, topics, distill, bench, schemas)
+COMMANDS = (
+    worker,
+    offline,
+    replay,
+    alerts,
+    evaluate,
+    topics,
+    distill,
+    export_e5,
+    train_encoder,
+    bench,
+    schemas,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,8 +12,8 @@ from streams.commands.options import (
 
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser("alerts", help="print parser from the parser topic for people to read")
-    parser.add_argument("--follow", action="store_true", help="keep waiting for new parser (Ctrl-C stops)")
+    parser = commands.add_parser("alerts", help="print alerts from the alerts topic for people to read")
+    parser.add_argument("--follow", action="store_true", help="keep waiting for new alerts (Ctrl-C stops)")
     parser.add_argument("--json", action="store_true", help="print the alert records as JSON lines")
     add_kafka_options(parser)
     parser.set_defaults(run=run)

@@ -17,7 +17,7 @@ from streams.errors import ConfigurationError
 def register(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "distill",
-        help="parser a fast static Persian embedder from the e5 model (for fast replays)",
+        help="distill a fast static Persian embedder from the e5 model (for fast replays)",
         description="Build a sentence-transformers StaticEmbedding model: the bundled e5 model embeds every "
         "word of a vocabulary counted over Persian news text (normalized as the pipeline does), the word "
         "vectors are PCA-reduced and SIF-weighted, and a text becomes the average of its words. Use it with "

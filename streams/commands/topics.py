@@ -13,7 +13,7 @@ from streams.commands.options import (
 
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser("topics", help="create the pipeline's parser that are missing")
+    parser = commands.add_parser("topics", help="create the pipeline's topics that are missing")
     add_kafka_options(parser)
     parser.set_defaults(run=run)
 

@@ -15,7 +15,7 @@ from streams.commands.options import (
 
 
 def register(commands: Subcommands) -> None:
-    parser = commands.add_parser("worker", help="run the Faust parser (creates missing topics first)")
+    parser = commands.add_parser("worker", help="run the Faust worker (creates missing topics first)")
     add_kafka_options(parser)
     add_embedder_options(parser)
     parser.add_argument(

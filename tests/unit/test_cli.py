@@ -9,7 +9,19 @@ import pytest
 
 from streams.commands import build_parser, main
 
-COMMANDS = ["worker", "offline", "replay", "alerts", "evaluate", "topics", "bench", "distill", "schemas"]
+COMMANDS = [
+    "worker",
+    "offline",
+    "replay",
+    "alerts",
+    "evaluate",
+    "topics",
+    "bench",
+    "distill",
+    "export-e5",
+    "train-encoder",
+    "schemas",
+]
 
 
 def test_the_parser_has_the_expected_commands() -> None:

@@ -1,0 +1,62 @@
+"""``python -m streams train-encoder``: fine-tune the e5 encoder on the training days' same-story pairs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from streams.commands.options import Subcommands
+from streams.errors import ConfigurationError
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "train-encoder",
+        help="fine-tune the e5 encoder for event identity on the gold training days",
+        description="Contrastive fine-tuning of a sentence-transformers e5 folder (python -m streams "
+        "export-e5) on the same-story pairs of the gold training days, in-batch negatives, word embeddings "
+        "frozen. Prints the development days' same-story ranking before and after each epoch (never trained "
+        "on). Use the result: STREAMS_EMBEDDER__BACKEND=sentence-transformers "
+        "STREAMS_EMBEDDER__MODEL=OUTPUT.",
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="the evaluation data folder, e.g. ../shared/data"
+    )
+    parser.add_argument("--base", type=Path, required=True, help="the exported e5 folder to start from")
+    parser.add_argument("--output", type=Path, required=True, help="folder to write the trained model to")
+    parser.add_argument("--epochs", type=int, default=1, help="passes over the pairs (default 1)")
+    parser.add_argument("--batch-size", type=int, default=32, help="pairs per step (default 32)")
+    parser.add_argument(
+        "--learning-rate", type=float, default=2e-5, help="AdamW learning rate (default 2e-5)"
+    )
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pair order (default 0)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUTPUT")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from streams.tools.encoder_training import TrainingOptions, train_encoder
+
+    if args.epochs < 1 or args.batch_size < 2 or args.learning_rate <= 0 or args.max_length < 8:
+        raise ConfigurationError("--epochs >= 1, --batch-size >= 2, --learning-rate > 0, --max-length >= 8")
+    options = TrainingOptions(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    try:
+        report = train_encoder(
+            args.data, args.base, args.output, options, resume=args.resume, progress=not args.no_progress
+        )
+    except FileNotFoundError as error:
+        raise ConfigurationError(str(error)) from error
+    print(json.dumps({"before": report.get("before"), "epochs": report["epochs"]}, indent=2), file=sys.stderr)
+    return 0

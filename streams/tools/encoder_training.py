@@ -1,0 +1,260 @@
+"""Fine-tuning the encoder for event identity (``python -m streams train-encoder``).
+
+Start: a sentence-transformers folder of the e5 encoder (``python -m streams export-e5``). Training data:
+the same-story pairs of the gold *training* days only (each news post with the story's previous post and
+with its first post), contrastive with in-batch negatives (symmetric InfoNCE, scale 20), pairs of one
+story never counted as each other's negatives. The word embeddings stay frozen: they are 80% of the
+parameters, the pairs are few, and the vocabulary outside the pairs must keep its meaning. Selection
+figures are taken on the development days and never trained on; nothing published on or after the
+cut-off (2026-07-27) is read.
+
+Seeded and deterministic for a given machine and thread count; an epoch's state is saved so that
+``--resume`` continues after an interruption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from streams.core.calibration import MODEL_DEFAULTS_FILE, model_defaults
+from streams.core.normalize import TextNormalizer
+from streams.errors import ArticleRejected, ConfigurationError
+from streams.tools.evaluation.gold import EvaluationData, load_labels
+from streams.tools.evaluation.metrics import GoldLabel, pair_ranking_accuracy
+from streams.tools.evaluation.runner import read_stream
+
+# Nothing published on or after this may train or tune anything (the held-out days come later).
+CUTOFF = datetime.fromisoformat("2026-07-27T00:00:00+03:30")
+STATE_FOLDER = ".training"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingOptions:
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    max_length: int = 128
+    max_chars: int = 1500
+    scale: float = 20.0
+    seed: int = 0
+    threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    story: str  # "<day>/<story>": pairs of one story are never each other's negatives
+    first: str
+    second: str
+
+
+def training_pairs(labels_by_day: dict[date, dict[str, GoldLabel]]) -> list[Pair]:
+    """Each news post with its story's previous post and with its story's first post (when different)."""
+    pairs: list[Pair] = []
+    for day, labels in sorted(labels_by_day.items()):
+        stories: dict[str, list[str]] = defaultdict(list)
+        for item, label in labels.items():
+            if label.kind == "news":
+                stories[label.story].append(item)
+        for story, items in sorted(stories.items()):
+            items.sort(key=lambda item: (labels[item].published_at, item))
+            key = f"{day.isoformat()}/{story}"
+            pairs += [Pair(key, first, second) for first, second in pairwise(items)]
+            pairs += [Pair(key, items[0], later) for later in items[2:]]
+    return pairs
+
+
+class GoldTexts:
+    """The normalized, prefixed text of every post of the gold days, as the pipeline embeds it."""
+
+    def __init__(self, data: EvaluationData, prefix: str, max_chars: int) -> None:
+        self._normalizer = TextNormalizer()
+        self._raw: dict[str, bytes] = {}
+        self.published: dict[str, datetime] = {}
+        for line in read_stream(data.stream):
+            if line.article_id and line.published_at and line.published_at < CUTOFF:
+                self._raw[line.article_id] = line.raw
+                self.published[line.article_id] = line.published_at
+        self._prefix = prefix
+        self._max_chars = max_chars
+        self._texts: dict[str, str] = {}
+
+    def __call__(self, item: str) -> str:
+        text = self._texts.get(item)
+        if text is None:
+            record = json.loads(self._raw[item])
+            body = record.get("text") if isinstance(record.get("text"), str) else ""
+            title = record.get("title") if isinstance(record.get("title"), str) else None
+            try:
+                normalized = self._normalizer.normalize(body, title).text
+            except ArticleRejected:
+                normalized = body  # a post the detector refuses still needs a text here
+            text = self._texts[item] = self._prefix + normalized[: self._max_chars]
+        return text
+
+
+def ranking_figures(
+    encode: Callable[[Sequence[str]], np.ndarray[Any, Any]],
+    labels_by_day: dict[date, dict[str, GoldLabel]],
+    texts: GoldTexts,
+) -> dict[str, dict[str, float]]:
+    """Pair ranking accuracy per day, raw and centered (by the day's mean vector)."""
+    figures: dict[str, dict[str, float]] = {}
+    for day, labels in sorted(labels_by_day.items()):
+        items = sorted(labels)
+        vectors = encode([texts(item) for item in items])
+        centered = vectors - vectors.mean(axis=0)
+        centered /= np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-12)
+        figures[day.isoformat()] = {}
+        for name, matrix in (("dense", vectors), ("dense_centered", centered)):
+            row = {item: matrix[index] for index, item in enumerate(items)}
+
+            def similarity(item: str, earlier: Sequence[str], row: dict[str, Any] = row) -> list[float]:
+                return [float(score) for score in np.stack([row[other] for other in earlier]) @ row[item]]
+
+            figures[day.isoformat()][name] = round(pair_ranking_accuracy(labels, similarity)[0], 4)
+    return figures
+
+
+def train_encoder(
+    data_root: Path,
+    base: Path,
+    output: Path,
+    options: TrainingOptions,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune ``base`` into ``output``; returns the report (also written to ``output``)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if not (base / "modules.json").is_file():
+        raise ConfigurationError(
+            f"{base} is not a sentence-transformers folder: build one with python -m streams export-e5"
+        )
+    if not (base / MODEL_DEFAULTS_FILE).is_file():
+        raise ConfigurationError(
+            f"{base} does not say how to use it ({MODEL_DEFAULTS_FILE}): build it with "
+            "python -m streams export-e5"
+        )
+    data = EvaluationData(data_root)
+    data.check()
+    train_days, dev_days = data.days("train"), data.days("dev")
+    if not train_days:
+        raise ConfigurationError(
+            f"no training days in {data_root / 'gold'}: is --data the evaluation folder?"
+        )
+    defaults = model_defaults(str(base))
+    texts = GoldTexts(
+        data, defaults.prefix if defaults.prefix is not None else "passage: ", options.max_chars
+    )
+    train = {day: load_labels(data, day, texts.published) for day in train_days}
+    dev = {day: load_labels(data, day, texts.published) for day in dev_days}
+    pairs = training_pairs(train)
+
+    random.seed(options.seed)
+    np.random.seed(options.seed)
+    torch.manual_seed(options.seed)
+    torch.set_num_threads(options.threads)
+    state_path = output / STATE_FOLDER / "state.pt"
+    start_epoch = 0
+    model_folder = base
+    if resume and state_path.is_file():
+        model_folder = output
+    model = SentenceTransformer(str(model_folder), device="cpu")
+    # Trained on short inputs (the first tokens carry the event), used on whole posts as the base was.
+    inference_length = model.max_seq_length
+    model.max_seq_length = options.max_length
+    encoder: Any = model[0].auto_model  # the Hugging Face XLM-R model inside the sentence-transformer
+    for parameter in encoder.embeddings.word_embeddings.parameters():
+        parameter.requires_grad = False
+    optimizer = torch.optim.AdamW(
+        [parameter for parameter in model.parameters() if parameter.requires_grad], lr=options.learning_rate
+    )
+    report: dict[str, Any] = {"options": asdict(options), "pairs": len(pairs), "epochs": []}
+    if resume and state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch = state["epoch"]
+        report = state["report"]
+
+    def encode(batch: Sequence[str]) -> np.ndarray[Any, Any]:
+        # Measured as the pipeline will use it: whole posts, not the training cut.
+        model.eval()
+        model.max_seq_length = inference_length
+        with torch.no_grad():
+            vectors = model.encode(
+                list(batch), batch_size=32, normalize_embeddings=True, show_progress_bar=False
+            )
+        model.max_seq_length = options.max_length
+        return np.asarray(vectors)
+
+    if start_epoch == 0:
+        report["before"] = ranking_figures(encode, dev, texts)
+    for epoch in range(start_epoch, options.epochs):
+        order = list(pairs)
+        random.Random(options.seed + epoch).shuffle(order)
+        batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
+        losses: list[float] = []
+        model.train()
+        for batch in tqdm(batches, desc=f"epoch {epoch + 1}", unit="batch", disable=not progress):
+            if len(batch) < 2:
+                continue
+            first = model(model.preprocess([texts(pair.first) for pair in batch]))["sentence_embedding"]
+            second = model(model.preprocess([texts(pair.second) for pair in batch]))["sentence_embedding"]
+            logits = first @ second.T * options.scale
+            # Another pair of the same story is not a negative: masked out.
+            same = torch.tensor([[a.story == b.story for b in batch] for a in batch])
+            logits = logits.masked_fill(same & ~torch.eye(len(batch), dtype=torch.bool), float("-inf"))
+            target = torch.arange(len(batch))
+            loss = (
+                torch.nn.functional.cross_entropy(logits, target)
+                + torch.nn.functional.cross_entropy(logits.T, target)
+            ) / 2
+            optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            losses.append(loss.item())
+        figures: dict[str, Any] = {"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4)}
+        figures["dev_ranking"] = ranking_figures(encode, dev, texts)
+        report["epochs"].append(figures)
+        model.max_seq_length = inference_length
+        model.save(str(output))
+        model.max_seq_length = options.max_length
+        _write_defaults(base, output, report)
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "epoch": epoch + 1,
+                "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "report": report,
+            },
+            state_path,
+        )
+    return report
+
+
+def _write_defaults(base: Path, output: Path, report: dict[str, Any]) -> None:
+    """The base's usage (prefix, calibration) travels with the trained folder, with the training report."""
+    declared = json.loads((base / MODEL_DEFAULTS_FILE).read_text(encoding="utf-8"))
+    # Other weights, another fingerprint: embedding caches key on it and must not mix the two.
+    digest = hashlib.sha256()
+    for weights in sorted(output.glob("*.safetensors")):
+        digest.update(weights.read_bytes())
+    declared["fingerprint"] = digest.hexdigest()
+    declared["trained"] = {"from": str(base), "report": report}
+    (output / MODEL_DEFAULTS_FILE).write_text(json.dumps(declared, indent=2) + "\n", encoding="utf-8")
+    (output / "training-report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

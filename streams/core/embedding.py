@@ -123,7 +123,7 @@ class SentenceTransformerEmbedder:
             + (f"@{defaults.fingerprint[:12]}" if defaults.fingerprint else "")
             + (f"/{prefix.rstrip(': ')}" if prefix else "")
         )
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.default_threshold = defaults.threshold if threshold is None else threshold
         # Raw cosines unless the model folder (or the settings) say otherwise.
         self.centered = defaults.centered

@@ -168,10 +168,6 @@ class Detector:
         self._stories: _StoryState | None = None
 
     @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
     def active_stories(self) -> int:
         return self._stories.tracker.active_count if self._stories is not None else 0
 
@@ -212,10 +208,6 @@ class Detector:
     def load_state(self, dimension: int, state: dict[str, Any]) -> None:
         self._stories = _StoryState(self._settings, dimension, self._calibration)
         self._stories.load_state(state)
-
-    def reset(self) -> None:
-        """Forget every story (the state is another owner's now); the next article starts afresh."""
-        self._stories = None
 
     def _story_state(self, dimension: int) -> _StoryState:
         if self._stories is None:

@@ -70,6 +70,3 @@ class EmbeddingStep:
         results = self._detector.prepare(messages)
         self._metrics.observe_prepared(messages, results)
         return results
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -14,7 +14,6 @@ Seeded and deterministic for a given machine and thread count; an epoch's state 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import defaultdict
@@ -31,9 +30,9 @@ from tqdm import tqdm
 from streams.core.calibration import MODEL_DEFAULTS_FILE, model_defaults
 from streams.core.normalize import TextNormalizer
 from streams.errors import ArticleRejected, ConfigurationError
-from streams.tools.evaluation.gold import EvaluationData, load_labels
-from streams.tools.evaluation.metrics import GoldLabel, pair_ranking_accuracy
-from streams.tools.evaluation.runner import read_stream
+from streams.tools.e5_export import file_sha256
+from streams.tools.evaluation.gold import EvaluationData, load_labels, read_stream
+from streams.tools.evaluation.metrics import GoldLabel, vector_pair_ranking
 
 # Nothing published on or after this may train or tune anything (the held-out days come later).
 CUTOFF = datetime.fromisoformat("2026-07-27T00:00:00+03:30")
@@ -113,17 +112,14 @@ def ranking_figures(
     figures: dict[str, dict[str, float]] = {}
     for day, labels in sorted(labels_by_day.items()):
         items = sorted(labels)
-        vectors = encode([texts(item) for item in items])
-        centered = vectors - vectors.mean(axis=0)
-        centered /= np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-12)
-        figures[day.isoformat()] = {}
-        for name, matrix in (("dense", vectors), ("dense_centered", centered)):
-            row = {item: matrix[index] for index, item in enumerate(items)}
-
-            def similarity(item: str, earlier: Sequence[str], row: dict[str, Any] = row) -> list[float]:
-                return [float(score) for score in np.stack([row[other] for other in earlier]) @ row[item]]
-
-            figures[day.isoformat()][name] = round(pair_ranking_accuracy(labels, similarity)[0], 4)
+        matrix = encode([texts(item) for item in items])
+        vectors = {item: matrix[index] for index, item in enumerate(items)}
+        figures[day.isoformat()] = {
+            "dense": round(vector_pair_ranking(labels, vectors)[0], 4),
+            "dense_centered": round(
+                vector_pair_ranking(labels, vectors, matrix.mean(axis=0).astype(np.float32))[0], 4
+            ),
+        }
     return figures
 
 
@@ -251,10 +247,7 @@ def _write_defaults(base: Path, output: Path, report: dict[str, Any]) -> None:
     """The base's usage (prefix, calibration) travels with the trained folder, with the training report."""
     declared = json.loads((base / MODEL_DEFAULTS_FILE).read_text(encoding="utf-8"))
     # Other weights, another fingerprint: embedding caches key on it and must not mix the two.
-    digest = hashlib.sha256()
-    for weights in sorted(output.glob("*.safetensors")):
-        digest.update(weights.read_bytes())
-    declared["fingerprint"] = digest.hexdigest()
+    declared["fingerprint"] = file_sha256(output / "model.safetensors")  # as export-e5 defines it
     declared["trained"] = {"from": str(base), "report": report}
     (output / MODEL_DEFAULTS_FILE).write_text(json.dumps(declared, indent=2) + "\n", encoding="utf-8")
     (output / "training-report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

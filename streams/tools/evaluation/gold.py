@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple
 
+from streams.records import peek
 from streams.tools.evaluation.metrics import GoldLabel
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
@@ -92,3 +95,23 @@ def load_silver_pairs(data: EvaluationData) -> list[tuple[str, str]]:
         record = json.loads(line)
         pairs.append((record["a"], record["b"]))
     return pairs
+
+
+class StreamLine(NamedTuple):
+    """One line of the stream, with its id and time read once."""
+
+    raw: bytes
+    article_id: str | None
+    published_at: datetime | None
+
+
+def read_stream(path: Path) -> list[StreamLine]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raws = [line.rstrip(b"\r\n") for line in handle if line.strip()]
+    return [StreamLine(raw, *peek(raw)) for raw in raws]
+
+
+def published_times(lines: Sequence[StreamLine]) -> dict[str, datetime]:
+    """Each readable post's ``published_at``, by id (what gold labels are placed in time with)."""
+    return {line.article_id: line.published_at for line in lines if line.article_id and line.published_at}

@@ -17,9 +17,8 @@ from streams.core.alerts import AlertPolicy
 from streams.core.emergence import EmergenceRule
 from streams.core.story import Story
 from streams.settings import AlertSettings
-from streams.tools.evaluation.gold import EvaluationData, load_labels
+from streams.tools.evaluation.gold import EvaluationData, load_labels, published_times, read_stream
 from streams.tools.evaluation.metrics import AlertView, GoldLabel, emergence
-from streams.tools.evaluation.runner import read_stream
 
 
 def rule_of(settings: AlertSettings) -> EmergenceRule:
@@ -63,11 +62,7 @@ def gold_alert_report(data_root: Path, days: Sequence[date], settings: AlertSett
     """Emergence scores per gold day of the alert rule on the gold stories."""
     data = EvaluationData(data_root)
     data.check()
-    published_by_id = {
-        line.article_id: line.published_at
-        for line in read_stream(data.stream)
-        if line.article_id and line.published_at
-    }
+    published_by_id = published_times(read_stream(data.stream))
     rule = rule_of(settings)
     report: dict[str, Any] = {"alerts": settings.model_dump(), "days": {}}
     for day in days:

@@ -11,6 +11,9 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+import numpy as np
+from numpy.typing import NDArray
+
 
 @dataclass(frozen=True, slots=True)
 class GoldLabel:
@@ -194,3 +197,24 @@ def pair_ranking_accuracy(
         hits += labels[earlier[best]].story == labels[item].story
         scored += 1
     return (hits / scored if scored else 0.0), scored
+
+
+def vector_pair_ranking(
+    labels: Mapping[str, GoldLabel],
+    vectors: Mapping[str, NDArray[np.float32]],
+    mean: NDArray[np.float32] | None = None,
+) -> tuple[float, int]:
+    """``pair_ranking_accuracy`` with the cosine of ``vectors`` (unit rows), taken after subtracting ``mean``
+    when given (the tracker's centering). Only the posts that have a vector are scored."""
+    scored = {item: label for item, label in labels.items() if item in vectors}
+    by_id = dict(vectors)
+    if mean is not None:
+        for item in scored:
+            centered = vectors[item] - mean
+            norm = float(np.linalg.norm(centered))
+            by_id[item] = centered / norm if norm > 0 else centered
+
+    def similarity(item: str, earlier: Sequence[str]) -> list[float]:
+        return [float(score) for score in np.stack([by_id[other] for other in earlier]) @ by_id[item]]
+
+    return pair_ranking_accuracy(scored, similarity)

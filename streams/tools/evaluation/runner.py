@@ -8,16 +8,14 @@ not inputs.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from streams.core.calibration import Calibration
 from streams.core.detector import Detector
@@ -26,16 +24,24 @@ from streams.core.lexical import OnlineTfidf
 from streams.core.messages import InputMessage
 from streams.core.ordering import canonical_order_key
 from streams.offline import prepare_in_batches
-from streams.records import EmbeddedArticle, peek
+from streams.records import EmbeddedArticle
 from streams.settings import Settings
-from streams.tools.evaluation.gold import EvaluationData, day_window, load_labels, load_silver_pairs
+from streams.tools.evaluation.gold import (
+    EvaluationData,
+    StreamLine,
+    day_window,
+    load_labels,
+    load_silver_pairs,
+    published_times,
+    read_stream,
+)
 from streams.tools.evaluation.metrics import (
     AlertView,
     bcubed,
     emergence,
-    pair_ranking_accuracy,
     pairwise,
     silver_pair_recall,
+    vector_pair_ranking,
 )
 
 
@@ -85,21 +91,6 @@ def run_system(system: System, articles: Sequence[EmbeddedArticle], embedder: Em
     return run
 
 
-class StreamLine(NamedTuple):
-    """One line of the stream, with its id and time read once."""
-
-    raw: bytes
-    article_id: str | None
-    published_at: datetime | None
-
-
-def read_stream(path: Path) -> list[StreamLine]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        raws = [line.rstrip(b"\r\n") for line in handle if line.strip()]
-    return [StreamLine(raw, *peek(raw)) for raw in raws]
-
-
 def prepare_window(
     lines: Sequence[StreamLine], day: date, settings: Settings, embedder: Embedder, progress: bool
 ) -> list[EmbeddedArticle]:
@@ -126,29 +117,13 @@ def pair_ranking(articles: Sequence[EmbeddedArticle], labels: dict[str, Any]) ->
     for article in articles:
         tfidf.observe(article.tokens)
     lexical = {article.id: tfidf.vector(article.tokens) for article in articles if article.id in labels}
-    scored = {item: label for item, label in labels.items() if item in vectors}
-
-    def unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
-        norm = float(np.linalg.norm(vector))
-        return vector / norm if norm > 0 else vector
-
-    centered = {item: unit(vectors[item] - mean) for item in scored} if mean is not None else {}
-    evidence = {
-        "dense": {item: vectors[item] for item in scored},
-        "dense_centered": centered,
-        "tfidf": lexical,
+    dense, posts = vector_pair_ranking(labels, vectors)
+    return {
+        "dense": dense,
+        "posts": posts,
+        "dense_centered": vector_pair_ranking(labels, vectors, mean)[0] if mean is not None else 0.0,
+        "tfidf": vector_pair_ranking(labels, lexical)[0],
     }
-    report: dict[str, Any] = {}
-    for name, by_id in evidence.items():
-
-        def similarity(item: str, earlier: Sequence[str], by_id: dict[str, Any] = by_id) -> list[float]:
-            scores = np.stack([by_id[other] for other in earlier]) @ by_id[item]
-            return [float(score) for score in scores]
-
-        accuracy, posts = pair_ranking_accuracy(scored, similarity)
-        report[name] = accuracy
-        report["posts"] = posts
-    return report
 
 
 def score_day(run: SystemRun, labels: dict[str, Any], silver: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -180,9 +155,7 @@ def evaluate(
     data = EvaluationData(data_root)
     data.check()
     lines = read_stream(data.stream)
-    published_by_id = {
-        line.article_id: line.published_at for line in lines if line.article_id and line.published_at
-    }
+    published_by_id = published_times(lines)
     silver = load_silver_pairs(data)
     cached = CachingEmbedder.in_folder(embedder, cache_dir) if cache_dir else None
     systems = list(systems or standard_systems(settings))

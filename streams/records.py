@@ -1,7 +1,7 @@
 """Wire records: what travels on the topics and in the offline command's files.
 
 Every record carries ``schema_version``. The JSON Schemas in ``schemas/`` are generated from these models
-(``python -m streams schemas --write``) and a test keeps them in step. Compatible changes (a new optional
+(``python -m streams schemas``) and a test keeps them in step. Compatible changes (a new optional
 field) keep the version; anything else bumps it.
 """
 
@@ -69,6 +69,17 @@ class EmbeddedArticle(_Record):
         return encode_float32(vector)
 
 
+class LinkExplanation(BaseModel):
+    """Why the learned linker joined an article to a story or opened a new one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    candidate: str = Field(description="Most probable candidate story: joined when probability >= threshold")
+    probability: float
+    threshold: float
+    features: dict[str, float]
+
+
 class Assignment(_Record):
     """Which story an article joined (keyed by article id on the assignments topic)."""
 
@@ -80,6 +91,11 @@ class Assignment(_Record):
         "0 for an opener"
     )
     new_story: bool
+    link: LinkExplanation | None = Field(
+        default=None,
+        description="With the learned linker: its most probable candidate story, the probability and the "
+        "features behind it (streams/core/story_linking.py); null under the rule",
+    )
 
 
 class StorySnapshot(_Record):

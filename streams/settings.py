@@ -97,6 +97,11 @@ class TrackerSettings(_Section):
         description="Compare dense vectors after subtracting the running mean of all articles; "
         "unset: the embedder's choice (on for e5)",
     )
+    linker: str = Field(
+        default="auto",
+        description="Join decision: 'auto' (the bundled learned linker where it was trained for this "
+        "embedder and tracker configuration, else the rule), 'rule', or a linker file from train-linker",
+    )
     reorder_idle_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -22,6 +22,7 @@ from streams.commands import (
     schemas,
     topics,
     train_encoder,
+    train_linker,
     worker,
 )
 from streams.errors import ConfigurationError, DeliveryError
@@ -37,6 +38,7 @@ COMMANDS = (
     distill,
     export_e5,
     train_encoder,
+    train_linker,
     bench,
     schemas,
 )

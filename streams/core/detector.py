@@ -30,9 +30,18 @@ from streams.core.normalize import TextNormalizer
 from streams.core.ordering import canonical_order_key
 from streams.core.preparation import ArticlePreparer, wall_clock_now
 from streams.core.snapshots import snapshot_of
-from streams.core.story_tracker import StoryTracker
+from streams.core.story_linking import StoryLinker, configured_linker
+from streams.core.story_tracker import Placement, StoryTracker
 from streams.errors import RejectReason
-from streams.records import Alert, Assignment, EmbeddedArticle, Rejection, StorySnapshot, reject
+from streams.records import (
+    Alert,
+    Assignment,
+    EmbeddedArticle,
+    LinkExplanation,
+    Rejection,
+    StorySnapshot,
+    reject,
+)
 from streams.settings import Settings
 
 
@@ -44,12 +53,21 @@ class TrackResult:
     rejection: Rejection | None = None
     snapshots: list[StorySnapshot] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    # With ``describe_candidates``: the candidate stories the article was weighed against (see Placement).
+    candidates: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 class _StoryState:
     """Story assignment, emergence and alerts: everything the Detector remembers between articles."""
 
-    def __init__(self, settings: Settings, dimension: int, calibration: Calibration) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dimension: int,
+        calibration: Calibration,
+        describe: bool = False,
+        linker: StoryLinker | None = None,
+    ) -> None:
         tracker = settings.tracker
         self.dimension = dimension
         self.clock = EventClock()
@@ -63,6 +81,8 @@ class _StoryState:
             center=calibration.centered_for(tracker),
             neighbors=tracker.neighbors,
             hot_stories=tracker.hot_stories,
+            linker=linker if linker is not None else configured_linker(settings, calibration),
+            describe=describe,
         )
         # Document frequencies learned in tracking order: deterministic, live and offline alike.
         self.tfidf = OnlineTfidf(tracker.lexical_dimension) if tracker.lexical_weight > 0 else None
@@ -130,12 +150,26 @@ class _StoryState:
             published_at=article.published_at,
             similarity=round(placement.similarity, 6),
             new_story=placement.new_story,
+            link=_explanation(placement),
         )
+        result.candidates = placement.candidates
         result.snapshots.append(snapshot_of(story))
         alert = self.policy.consider(story, now)
         if alert is not None:
             result.alerts.append(alert)
         return result
+
+
+def _explanation(placement: Placement) -> LinkExplanation | None:
+    link = placement.link
+    if link is None:
+        return None
+    return LinkExplanation(
+        candidate=link.candidate,
+        probability=link.probability,
+        threshold=link.threshold,
+        features=link.features,
+    )
 
 
 class Detector:
@@ -155,8 +189,14 @@ class Detector:
         calibration: Calibration | None = None,
         normalizer: TextNormalizer | None = None,
         wall_clock: Callable[[], datetime] = wall_clock_now,
+        describe_candidates: bool = False,
+        linker: StoryLinker | None = None,
     ) -> None:
         self._settings = settings
+        # Each TrackResult lists the candidate stories with their linker features (train-linker's input).
+        self._describe = describe_candidates
+        # A linker in place of the configured one (train-linker weighing thresholds).
+        self._linker = linker
         if calibration is None:
             calibration = (
                 Calibration.of(embedder) if embedder is not None else Calibration.declared(settings.embedder)
@@ -206,10 +246,14 @@ class Detector:
         return self._stories.to_state()
 
     def load_state(self, dimension: int, state: dict[str, Any]) -> None:
-        self._stories = _StoryState(self._settings, dimension, self._calibration)
+        self._stories = _StoryState(
+            self._settings, dimension, self._calibration, self._describe, self._linker
+        )
         self._stories.load_state(state)
 
     def _story_state(self, dimension: int) -> _StoryState:
         if self._stories is None:
-            self._stories = _StoryState(self._settings, dimension, self._calibration)
+            self._stories = _StoryState(
+                self._settings, dimension, self._calibration, self._describe, self._linker
+            )
         return self._stories

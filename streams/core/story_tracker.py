@@ -19,6 +19,17 @@ from streams.codecs import decode_array, encode_array
 from streams.core.sparse import EMPTY_SPARSE, SparseVector, sparse_add, sparse_of
 from streams.core.story import MAX_MEMBERS, Story, story_id_for
 from streams.core.story_index import ColdIndex, HotTier
+from streams.core.story_linking import CANDIDATES, FEATURES, CandidateEvidence, StoryLinker, link_features
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDecision:
+    """What the learned linker made of an article's most probable candidate story."""
+
+    candidate: str  # that story's id: joined when ``probability >= threshold``, else the article opened one
+    probability: float
+    threshold: float
+    features: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +37,11 @@ class Placement:
     """Where the tracker put an article."""
 
     story: Story
-    similarity: float  # the joining score (see StoryTracker); 0 when the article opened the story
+    similarity: float  # the rule's joining score (see StoryTracker); 0 when the article opened the story
     new_story: bool
+    link: LinkDecision | None = None  # with a linker: why it joined or opened
+    # With ``describe``: each candidate story's id and ``FEATURES`` row, best rule score first.
+    candidates: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 class StoryTracker:
@@ -37,7 +51,9 @@ class StoryTracker:
     own threshold: dense ``(cos - threshold) / (1 - threshold)`` and, when lexical vectors are given,
     lexical ``(cos - lexical_threshold) / (1 - lexical_threshold)``, weighted by ``lexical_weight``. The
     article joins the best story when the score is >= 0. With ``lexical_weight`` 0 this is plain
-    single-pass clustering on the dense cosine.
+    single-pass clustering on the dense cosine. With a ``linker`` (``streams/core/story_linking.py``) the
+    rule only proposes: the linker weighs the rule's best few candidates on story-level features and decides.
+    ``describe`` computes those features under the rule too (what the linker is trained on).
 
     Active stories live in a ``HotTier`` of the ``hot_stories`` most recently updated ones, scored exactly,
     and a ``ColdIndex`` for the rest (see ``streams/core/story_index.py``), so the cost per article does not
@@ -57,8 +73,12 @@ class StoryTracker:
         center: bool = False,
         neighbors: int = 0,
         cold_candidates: int = 16,
+        linker: StoryLinker | None = None,
+        describe: bool = False,
     ) -> None:
         self._dimension = dimension
+        self._linker = linker
+        self._describe = describe or linker is not None
         self._threshold = threshold
         self._window = window
         self._lexical_dimension = lexical_dimension
@@ -121,8 +141,32 @@ class StoryTracker:
         ``lexical`` is the article's unit TF-IDF vector (dense; only its non-zero dimensions are used).
         """
         sparse = sparse_of(lexical) if lexical is not None and self._lexical_dimension else None
-        story, score = self._best(vector, sparse, lexical)
-        new_story = story is None or score < 0.0
+        candidates = self._candidates(vector, sparse, lexical, CANDIDATES if self._describe else 1)
+        described: tuple[tuple[str, tuple[float, ...]], ...] = ()
+        link = None
+        if not candidates:
+            story, score, new_story = None, 0.0, True
+        elif not self._describe:
+            story, score = candidates[0].story, candidates[0].rule_score
+            new_story = score < 0.0
+        else:
+            features = link_features(candidates, published_at, source, tokens)
+            described = tuple(
+                (candidate.story.story_id, tuple(round(float(value), 6) for value in row))
+                for candidate, row in zip(candidates, features, strict=True)
+            )
+            chosen = 0
+            if self._linker is not None:
+                probabilities = self._linker.probabilities(features)
+                chosen = int(np.argmax(probabilities))
+                link = LinkDecision(
+                    candidate=described[chosen][0],
+                    probability=round(float(probabilities[chosen]), 6),
+                    threshold=self._linker.threshold,
+                    features=dict(zip(FEATURES, described[chosen][1], strict=True)),
+                )
+            story, score = candidates[chosen].story, candidates[chosen].rule_score
+            new_story = score < 0.0 if link is None else link.probability < link.threshold
         if new_story:
             story = self._open(article_id, published_at, headline)
             score = 0.0
@@ -154,7 +198,7 @@ class StoryTracker:
             story.members.append((headline, vector))
         if self._neighbors:
             self._remember(self._hot.row_of(story), vector, sparse)
-        return Placement(story=story, similarity=score, new_story=new_story)
+        return Placement(story=story, similarity=score, new_story=new_story, link=link, candidates=described)
 
     def expire(self, now: datetime) -> list[Story]:
         """Close the stories that got nothing within the window before ``now``; return them."""
@@ -266,40 +310,66 @@ class StoryTracker:
             scores = (1.0 - self._lexical_weight) * scores + self._lexical_weight * lexical_scores
         return np.asarray(scores, dtype=np.float32)
 
-    def _best(
+    def _candidates(
         self,
         vector: NDArray[np.float32],
         lexical: SparseVector | None,
         lexical_dense: NDArray[np.float32] | None,
-    ) -> tuple[Story | None, float]:
+        limit: int,
+    ) -> list[CandidateEvidence]:
+        """The ``limit`` best active stories by the rule's joining score, best first (ties: hot before cold,
+        then by row or ticket order)."""
         if not self._stories:
-            return None, 0.0
+            return []
         mean = self._mean()
         use_lexical = bool(self._lexical_weight) and lexical is not None
-        scores = self._evidence(
-            self._hot.dense_cosines(vector, mean),
-            self._hot.lexical_cosines(lexical) if use_lexical and lexical is not None else None,
-        )
+        dense = self._hot.dense_cosines(vector, mean)
+        lexical_cosines = self._hot.lexical_cosines(lexical) if use_lexical and lexical is not None else None
+        scores = self._evidence(dense, lexical_cosines)
+        # Best recent member per row, per evidence (the linker's features; the rule needs only the score).
+        dense_member = dense.copy() if self._describe else None
+        lexical_member = lexical_cosines.copy() if self._describe and lexical_cosines is not None else None
         if self._neighbors:
-            self._raise_by_neighbors(scores, vector, lexical if use_lexical else None)
+            self._raise_by_neighbors(
+                scores, vector, lexical if use_lexical else None, dense_member, lexical_member
+            )
         # Free rows hold zero vectors; mask them so that they never win.
         scores = np.where(self._hot.occupied[: self._hot.span], scores, -np.inf)
-        row = int(np.argmax(scores))
-        best, best_score = self._hot.owner(row), float(scores[row])
-        if best is None:
-            best_score = -np.inf
+        rows = [int(np.argmax(scores))] if limit == 1 else np.argsort(-scores, kind="stable")[:limit].tolist()
+        found = []
+        for row in rows:
+            story = self._hot.owner(row)
+            if story is None or not np.isfinite(scores[row]):
+                continue
+            lexical_value = float(lexical_cosines[row]) if lexical_cosines is not None else 0.0
+            found.append(
+                CandidateEvidence(
+                    story=story,
+                    rule_score=float(scores[row]),
+                    dense_centroid=float(dense[row]),
+                    lexical_centroid=lexical_value,
+                    dense_member=float(dense_member[row]) if dense_member is not None else float(dense[row]),
+                    lexical_member=float(lexical_member[row])
+                    if lexical_member is not None
+                    else lexical_value,
+                )
+            )
         if use_lexical and lexical is not None and lexical_dense is not None and len(self._cold):
-            for story, score in self._score_cold(vector, mean, lexical, lexical_dense):
-                if score > best_score:
-                    best, best_score = story, score
-        if best is None:
-            return None, 0.0
-        return best, best_score
+            found.extend(self._score_cold(vector, mean, lexical, lexical_dense))
+            found.sort(key=lambda candidate: -candidate.rule_score)  # stable: the order above breaks ties
+            del found[limit:]
+        return found
 
     def _raise_by_neighbors(
-        self, scores: NDArray[np.float32], vector: NDArray[np.float32], lexical: SparseVector | None
+        self,
+        scores: NDArray[np.float32],
+        vector: NDArray[np.float32],
+        lexical: SparseVector | None,
+        dense_member: NDArray[np.float32] | None = None,
+        lexical_member: NDArray[np.float32] | None = None,
     ) -> None:
-        """Raise each hot row's score to that of its best recent member, in place."""
+        """Raise each hot row's score to that of its best recent member, in place (and the member
+        similarity arrays, when given, to the best member's)."""
         filled = min(self._recent_next, self._neighbors)
         if not filled:
             return
@@ -311,6 +381,10 @@ class StoryTracker:
         rows = self._recent_row[:filled]
         valid = rows >= 0
         np.maximum.at(scores, rows[valid], neighbor_scores[valid])
+        if dense_member is not None:
+            np.maximum.at(dense_member, rows[valid], dense[valid])
+        if lexical_member is not None and lexical_cosines is not None:
+            np.maximum.at(lexical_member, rows[valid], lexical_cosines[valid])
 
     def _score_cold(
         self,
@@ -318,8 +392,9 @@ class StoryTracker:
         mean: NDArray[np.float32] | None,
         lexical: SparseVector,
         lexical_dense: NDArray[np.float32],
-    ) -> list[tuple[Story, float]]:
-        """Exact joining scores of the cold stories that share the most lexical weight with the article."""
+    ) -> list[CandidateEvidence]:
+        """Exact joining scores of the cold stories that share the most lexical weight with the article
+        (none of their members is recent: a story's members stop linking when it leaves the hot tier)."""
         candidates = self._cold.candidates(lexical, self._cold_candidates)
         if not candidates:
             return []
@@ -339,8 +414,21 @@ class StoryTracker:
             ],
             dtype=np.float32,
         )
-        scores = self._evidence(dense.astype(np.float32), lexical_cosines)
-        return list(zip(candidates, scores.tolist(), strict=True))
+        dense = dense.astype(np.float32)
+        scores = self._evidence(dense, lexical_cosines)
+        return [
+            CandidateEvidence(
+                story,
+                score,
+                float(similarity),
+                float(lexical_similarity),
+                float(similarity),
+                float(lexical_similarity),
+            )
+            for story, score, similarity, lexical_similarity in zip(
+                candidates, scores.tolist(), dense, lexical_cosines, strict=True
+            )
+        ]
 
     def _open(self, article_id: str, published_at: datetime, headline: str) -> Story:
         story = Story(

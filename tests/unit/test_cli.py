@@ -20,6 +20,7 @@ COMMANDS = [
     "distill",
     "export-e5",
     "train-encoder",
+    "train-linker",
     "schemas",
 ]
 

@@ -61,6 +61,8 @@ def standard_systems(settings: Settings) -> list[System]:
     """The configured Detector and the classical baselines, with the same alert policy."""
     return [
         System("detector", settings),
+        # The same candidates decided by the joining-score rule instead of the learned linker.
+        System("rule", _with_tracker(settings, linker="rule")),
         # Single-pass TF-IDF (uni+bigram) to story centroids, 24 h window (NIST TDT; Miranda et al. 2018).
         System(
             "tfidf@0.15", _with_tracker(settings, lexical_weight=1.0, lexical_threshold=0.15, window_hours=24)

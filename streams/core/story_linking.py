@@ -245,9 +245,13 @@ def configured_linker(settings: Settings, calibration: Calibration) -> StoryLink
         return linker if linker.matches(configuration) else None
     linker = StoryLinker.load(Path(choice))
     if not linker.matches(configuration):
+        differences = ", ".join(
+            f"{key} {linker.trained_with.get(key)!r} (now {value!r})"
+            for key, value in configuration.items()
+            if linker.trained_with.get(key) != value
+        )
         raise ConfigurationError(
-            f"the story linker {choice} was trained for {dict(linker.trained_with)}, not for this "
-            f"configuration {configuration}: retrain it with python -m streams train-linker or set "
-            "STREAMS_TRACKER__LINKER=rule"
+            f"the story linker {choice} was trained for other settings: {differences}; retrain it with "
+            "python -m streams train-linker or set STREAMS_TRACKER__LINKER=rule"
         )
     return linker

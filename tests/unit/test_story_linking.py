@@ -150,7 +150,7 @@ def test_a_linker_file_for_another_configuration_is_refused(tmp_path: Path) -> N
     settings = Settings(
         embedder=EmbedderSettings(backend="hashing"), tracker=TrackerSettings(linker=str(path))
     )
-    with pytest.raises(ConfigurationError, match="trained for"):
+    with pytest.raises(ConfigurationError, match=r"backend 'e5' \(now 'hashing'\)"):
         configured_linker(settings, Calibration(HASHING_THRESHOLD, centered=False))
     calibration = Calibration(HASHING_THRESHOLD, centered=False)
     matching = replace(linker(0.0), trained_with=configuration_of(settings, calibration))

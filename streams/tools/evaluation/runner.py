@@ -58,20 +58,27 @@ def _with_tracker(settings: Settings, **changes: Any) -> Settings:
 
 
 def standard_systems(settings: Settings) -> list[System]:
-    """The configured Detector and the classical baselines, with the same alert policy."""
+    """The configured Detector and the classical baselines (decided by the rule), with the same alert
+    policy."""
     return [
         System("detector", settings),
         # The same candidates decided by the joining-score rule instead of the learned linker.
         System("rule", _with_tracker(settings, linker="rule")),
         # Single-pass TF-IDF (uni+bigram) to story centroids, 24 h window (NIST TDT; Miranda et al. 2018).
         System(
-            "tfidf@0.15", _with_tracker(settings, lexical_weight=1.0, lexical_threshold=0.15, window_hours=24)
+            "tfidf@0.15",
+            _with_tracker(
+                settings, lexical_weight=1.0, lexical_threshold=0.15, window_hours=24, linker="rule"
+            ),
         ),
         System(
-            "tfidf@0.20", _with_tracker(settings, lexical_weight=1.0, lexical_threshold=0.20, window_hours=24)
+            "tfidf@0.20",
+            _with_tracker(
+                settings, lexical_weight=1.0, lexical_threshold=0.20, window_hours=24, linker="rule"
+            ),
         ),
         # Single-pass on the dense embedding alone, at the embedder's default threshold.
-        System("dense", _with_tracker(settings, lexical_weight=0.0)),
+        System("dense", _with_tracker(settings, lexical_weight=0.0, linker="rule")),
     ]
 
 

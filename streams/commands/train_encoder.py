@@ -34,6 +34,11 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pair order (default 0)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument(
+        "--hard-negatives",
+        action="store_true",
+        help="add to each pair a post of the same day and gold topic from another story as a negative",
+    )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in OUTPUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         seed=args.seed,
         threads=args.threads,
+        hard_negatives=args.hard_negatives,
     )
     try:
         report = train_encoder(

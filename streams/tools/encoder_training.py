@@ -3,10 +3,11 @@
 Start: a sentence-transformers folder of the e5 encoder (``python -m streams export-e5``). Training data:
 the same-story pairs of the gold *training* days only (each news post with the story's previous post and
 with its first post), contrastive with in-batch negatives (symmetric InfoNCE, scale 20), pairs of one
-story never counted as each other's negatives. The word embeddings stay frozen: they are 80% of the
-parameters, the pairs are few, and the vocabulary outside the pairs must keep its meaning. Selection
-figures are taken on the development days and never trained on; nothing published on or after the
-cut-off (2026-07-27) is read.
+story never counted as each other's negatives; with ``hard_negatives``, each pair adds a post of the same
+day and annotated topic but another story (two different strikes of one war) as a negative column. The
+word embeddings stay frozen: they are 80% of the parameters, the pairs are few, and the vocabulary
+outside the pairs must keep its meaning. Selection figures are taken on the development days and never
+trained on; nothing published on or after the cut-off (2026-07-27) is read.
 
 Seeded and deterministic for a given machine and thread count; an epoch's state is saved so that
 ``--resume`` continues after an interruption.
@@ -31,7 +32,7 @@ from streams.core.calibration import MODEL_DEFAULTS_FILE, model_defaults
 from streams.core.normalize import TextNormalizer
 from streams.errors import ArticleRejected, ConfigurationError
 from streams.tools.e5_export import file_sha256
-from streams.tools.evaluation.gold import EvaluationData, load_labels, read_stream
+from streams.tools.evaluation.gold import EvaluationData, load_labels, load_story_topics, read_stream
 from streams.tools.evaluation.metrics import GoldLabel, vector_pair_ranking
 
 # Nothing published on or after this may train or tune anything (the held-out days come later).
@@ -49,6 +50,8 @@ class TrainingOptions:
     scale: float = 20.0
     seed: int = 0
     threads: int = 2
+    # Add to each pair a post of the same day and topic but another story (the annotators' topics).
+    hard_negatives: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +59,41 @@ class Pair:
     story: str  # "<day>/<story>": pairs of one story are never each other's negatives
     first: str
     second: str
+    # (post, its story key) of the same day and gold topic, other stories: what an event encoder must
+    # tell apart.
+    hard_negatives: tuple[tuple[str, str], ...] = ()
 
 
-def training_pairs(labels_by_day: dict[date, dict[str, GoldLabel]]) -> list[Pair]:
-    """Each news post with its story's previous post and with its story's first post (when different)."""
+def training_pairs(
+    labels_by_day: dict[date, dict[str, GoldLabel]],
+    topics_by_day: dict[date, dict[str, str]] | None = None,
+) -> list[Pair]:
+    """Each news post with its story's previous post and with its story's first post (when different);
+    with ``topics_by_day``, each pair also lists the day's posts of the same topic from other stories."""
     pairs: list[Pair] = []
     for day, labels in sorted(labels_by_day.items()):
         stories: dict[str, list[str]] = defaultdict(list)
         for item, label in labels.items():
             if label.kind == "news":
                 stories[label.story].append(item)
+        topics = (topics_by_day or {}).get(day, {})
+        by_topic: dict[str, list[str]] = defaultdict(list)
+        for story, items in stories.items():
+            if topics.get(story):
+                by_topic[topics[story]].extend(items)
         for story, items in sorted(stories.items()):
             items.sort(key=lambda item: (labels[item].published_at, item))
             key = f"{day.isoformat()}/{story}"
-            pairs += [Pair(key, first, second) for first, second in pairwise(items)]
-            pairs += [Pair(key, items[0], later) for later in items[2:]]
+            topic = topics.get(story)
+            negatives = tuple(
+                sorted(
+                    (item, f"{day.isoformat()}/{labels[item].story}")
+                    for item in (by_topic.get(topic, []) if topic else [])
+                    if labels[item].story != story
+                )
+            )
+            pairs += [Pair(key, first, second, negatives) for first, second in pairwise(items)]
+            pairs += [Pair(key, items[0], later, negatives) for later in items[2:]]
     return pairs
 
 
@@ -157,7 +180,8 @@ def train_encoder(
     )
     train = {day: load_labels(data, day, texts.published) for day in train_days}
     dev = {day: load_labels(data, day, texts.published) for day in dev_days}
-    pairs = training_pairs(train)
+    topics = {day: load_story_topics(data, day) for day in train_days} if options.hard_negatives else None
+    pairs = training_pairs(train, topics)
 
     random.seed(options.seed)
     np.random.seed(options.seed)
@@ -178,7 +202,12 @@ def train_encoder(
     optimizer = torch.optim.AdamW(
         [parameter for parameter in model.parameters() if parameter.requires_grad], lr=options.learning_rate
     )
-    report: dict[str, Any] = {"options": asdict(options), "pairs": len(pairs), "epochs": []}
+    report: dict[str, Any] = {
+        "options": asdict(options),
+        "pairs": len(pairs),
+        "pairs_with_hard_negatives": sum(1 for pair in pairs if pair.hard_negatives),
+        "epochs": [],
+    }
     if resume and state_path.is_file():
         state = torch.load(state_path, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
@@ -205,6 +234,7 @@ def train_encoder(
         batches = [order[k : k + options.batch_size] for k in range(0, len(order), options.batch_size)]
         losses: list[float] = []
         model.train()
+        chooser = random.Random(options.seed * 1_000_003 + epoch)
         for batch in tqdm(batches, desc=f"epoch {epoch + 1}", unit="batch", disable=not progress):
             if len(batch) < 2:
                 continue
@@ -215,10 +245,16 @@ def train_encoder(
             same = torch.tensor([[a.story == b.story for b in batch] for a in batch])
             logits = logits.masked_fill(same & ~torch.eye(len(batch), dtype=torch.bool), float("-inf"))
             target = torch.arange(len(batch))
-            loss = (
-                torch.nn.functional.cross_entropy(logits, target)
-                + torch.nn.functional.cross_entropy(logits.T, target)
-            ) / 2
+            backward = torch.nn.functional.cross_entropy(logits.T, target)
+            # One hard negative per pair that has one, as extra columns for every first post of the batch.
+            negatives = [chooser.choice(pair.hard_negatives) for pair in batch if pair.hard_negatives]
+            if negatives:
+                hard = model(model.preprocess([texts(item) for item, _ in negatives]))["sentence_embedding"]
+                hard_logits = first @ hard.T * options.scale
+                # A negative of one pair may be of another pair's story: not a negative for that row.
+                positive = torch.tensor([[a.story == story for _, story in negatives] for a in batch])
+                logits = torch.cat([logits, hard_logits.masked_fill(positive, float("-inf"))], dim=1)
+            loss = (torch.nn.functional.cross_entropy(logits, target) + backward) / 2
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()

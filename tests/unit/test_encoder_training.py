@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,6 +47,22 @@ def test_each_post_is_paired_with_its_story_s_previous_and_first_post() -> None:
     assert all(isinstance(pair, Pair) for pair in pairs)
 
 
+def test_hard_negatives_are_the_day_s_posts_of_the_same_topic_from_other_stories() -> None:
+    labels = {
+        "a1": label("A", 10),
+        "a2": label("A", 20),
+        "b1": label("B", 5),
+        "c1": label("C", 2),
+        "c2": label("C", 3),
+    }
+    topics = {"A": "war", "B": "war", "C": "weather"}
+    pairs = training_pairs({date(2026, 5, 17): labels}, {date(2026, 5, 17): topics})
+    by_story = {pair.story: pair.hard_negatives for pair in pairs}
+    assert by_story["2026-05-17/A"] == (("b1", "2026-05-17/B"),)
+    assert by_story["2026-05-17/C"] == ()  # no other story of that topic
+    assert training_pairs({date(2026, 5, 17): labels})[0].hard_negatives == ()
+
+
 def sample_data_folder(root: Path, sample_path: Path) -> Path:
     """An evaluation data folder from the sample: its first Tehran day as a training day, its second as a
     development day, the sample's own story names as the gold labels."""
@@ -73,6 +90,17 @@ def sample_data_folder(root: Path, sample_path: Path) -> Path:
     for split, day in (("train", first), ("dev", second)):
         path = root / "gold" / f"{split}-{day.isoformat()}.labels.jsonl"
         path.write_text("\n".join(by_day[day]) + "\n", encoding="utf-8")
+        # Topics as annotators give them: the sample's disasters share one, the rest have their own.
+        stories = sorted({json.loads(row)["story"] for row in by_day[day]})
+        topics = [
+            json.dumps(
+                {"story": story, "topic": "disasters" if story.endswith(("earthquake", "fire")) else story}
+            )
+            for story in stories
+        ]
+        path.with_name(path.name.replace(".labels.", ".stories.")).write_text(
+            "\n".join(topics) + "\n", encoding="utf-8"
+        )
     return root
 
 
@@ -123,3 +151,22 @@ def test_a_run_trains_reports_and_resumes(tmp_path: Path, sample_path: Path, bas
     )
     assert [item["epoch"] for item in resumed["epochs"]] == [1, 2]
     assert resumed["epochs"][0] == epoch
+
+
+@pytest.mark.slow
+def test_a_run_with_hard_negatives_trains_on_them(
+    tmp_path: Path, sample_path: Path, base_model: Path
+) -> None:
+    data = sample_data_folder(tmp_path / "data", sample_path)
+    options = TrainingOptions(epochs=1, batch_size=16, max_length=32, seed=3, hard_negatives=True)
+    report = train_encoder(data, base_model, tmp_path / "trained", options, progress=False)
+    plain = train_encoder(
+        data, base_model, tmp_path / "plain", replace(options, hard_negatives=False), progress=False
+    )
+    assert 0 < report["pairs_with_hard_negatives"] < report["pairs"] == plain["pairs"]
+    assert plain["pairs_with_hard_negatives"] == 0
+    # The extra negative columns change the loss and with it the weights.
+    assert report["epochs"][0]["loss"] != plain["epochs"][0]["loss"]
+    assert (tmp_path / "trained" / "model.safetensors").read_bytes() != (
+        tmp_path / "plain" / "model.safetensors"
+    ).read_bytes()

@@ -89,6 +89,18 @@ def load_labels(
     return labels
 
 
+def load_story_topics(data: EvaluationData, day: date) -> dict[str, str]:
+    """Each gold story's topic on ``day`` (``DAY.stories.jsonl``; empty for noise), by story label."""
+    path = data.labels(day).with_name(data.labels(day).name.replace(".labels.jsonl", ".stories.jsonl"))
+    if not path.exists():
+        raise FileNotFoundError(f"no gold stories for {day}: {path}")
+    topics = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        topics[record["story"]] = record.get("topic") or ""
+    return topics
+
+
 def load_silver_pairs(data: EvaluationData) -> list[tuple[str, str]]:
     pairs = []
     for line in data.silver_pairs.read_text(encoding="utf-8").splitlines():

@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EmbedderBackend = Literal["e5", "sentence-transformers", "hashing"]
+EmbedderBackend = Literal["e5", "sentence-transformers", "onnx", "hashing"]
+OnnxPrecision = Literal["int8", "fp32"]
 
 
 class _Section(BaseModel):
@@ -49,7 +50,11 @@ class EmbedderSettings(_Section):
     backend: EmbedderBackend = "e5"
     model: str = Field(
         default="intfloat/multilingual-e5-small",
-        description="sentence-transformers backend: a model name or a local path",
+        description="sentence-transformers backend: a model name or a local path; onnx backend: a folder "
+        "that export-onnx completed",
+    )
+    precision: OnnxPrecision = Field(
+        default="int8", description="onnx backend: the int8 graph (VNNI) or the fp32 one"
     )
     prefix: str | None = Field(
         default=None,

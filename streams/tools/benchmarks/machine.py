@@ -20,6 +20,7 @@ PACKAGES = (
     "kafka-python",
     "sentence-transformers",
     "torch",
+    "onnxruntime",
     "pydantic",
 )
 

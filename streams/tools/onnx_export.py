@@ -12,7 +12,6 @@ Deterministic: the same folder and library versions give the same files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import warnings
@@ -28,6 +27,7 @@ from streams.core.calibration import embedder_prefix
 from streams.core.onnx_embedding import EXPORT_REPORT, GRAPH_FILES, ONNX_FOLDER, OnnxEmbedder, Precision
 from streams.errors import ConfigurationError
 from streams.settings import EmbedderSettings
+from streams.tools.e5_export import file_sha256
 
 # Texts the parity check embeds (written for it; short and long, to cover windows too).
 PARITY_TEXTS = (
@@ -45,14 +45,6 @@ class OnnxExportReport:
     parity_mean_cosine: dict[str, float]
     parity_min_cosine: dict[str, float]
     versions: dict[str, str]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_onnx(model: Path, threads: int = 2) -> OnnxExportReport:
@@ -127,7 +119,7 @@ def export_onnx(model: Path, threads: int = 2) -> OnnxExportReport:
         cosines = (vectors * reference).sum(axis=1)
         means[name], minimums[name] = round(float(cosines.mean()), 6), round(float(cosines.min()), 6)
     report = OnnxExportReport(
-        sha256={name: _sha256(folder / name) for name in GRAPH_FILES.values()},
+        sha256={name: file_sha256(folder / name) for name in GRAPH_FILES.values()},
         megabytes={name: round((folder / name).stat().st_size / 1e6, 1) for name in GRAPH_FILES.values()},
         parity_mean_cosine=means,
         parity_min_cosine=minimums,

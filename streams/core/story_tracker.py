@@ -22,6 +22,11 @@ from streams.core.story_index import ColdIndex, HotTier
 from streams.core.story_linking import CANDIDATES, FEATURES, CandidateEvidence, StoryLinker, link_features
 
 
+def _rounded(row: NDArray[np.float64]) -> tuple[float, ...]:
+    """Feature values as they travel (six decimals: what the records and the training data hold)."""
+    return tuple(round(float(value), 6) for value in row)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkDecision:
     """What the learned linker made of an article's most probable candidate story."""
@@ -78,7 +83,9 @@ class StoryTracker:
     ) -> None:
         self._dimension = dimension
         self._linker = linker
-        self._describe = describe or linker is not None
+        # Candidates are weighed on features with a linker, or described for training (``describe``).
+        self._describe = describe
+        self._weigh = describe or linker is not None
         self._threshold = threshold
         self._window = window
         self._lexical_dimension = lexical_dimension
@@ -141,29 +148,30 @@ class StoryTracker:
         ``lexical`` is the article's unit TF-IDF vector (dense; only its non-zero dimensions are used).
         """
         sparse = sparse_of(lexical) if lexical is not None and self._lexical_dimension else None
-        candidates = self._candidates(vector, sparse, lexical, CANDIDATES if self._describe else 1)
+        candidates = self._candidates(vector, sparse, lexical, CANDIDATES if self._weigh else 1)
         described: tuple[tuple[str, tuple[float, ...]], ...] = ()
         link = None
         if not candidates:
             story, score, new_story = None, 0.0, True
-        elif not self._describe:
+        elif not self._weigh:
             story, score = candidates[0].story, candidates[0].rule_score
             new_story = score < 0.0
         else:
             features = link_features(candidates, published_at, source, tokens)
-            described = tuple(
-                (candidate.story.story_id, tuple(round(float(value), 6) for value in row))
-                for candidate, row in zip(candidates, features, strict=True)
-            )
+            if self._describe:
+                described = tuple(
+                    (candidate.story.story_id, _rounded(row))
+                    for candidate, row in zip(candidates, features, strict=True)
+                )
             chosen = 0
             if self._linker is not None:
                 probabilities = self._linker.probabilities(features)
                 chosen = int(np.argmax(probabilities))
                 link = LinkDecision(
-                    candidate=described[chosen][0],
+                    candidate=candidates[chosen].story.story_id,
                     probability=round(float(probabilities[chosen]), 6),
                     threshold=self._linker.threshold,
-                    features=dict(zip(FEATURES, described[chosen][1], strict=True)),
+                    features=dict(zip(FEATURES, _rounded(features[chosen]), strict=True)),
                 )
             story, score = candidates[chosen].story, candidates[chosen].rule_score
             new_story = score < 0.0 if link is None else link.probability < link.threshold
@@ -327,8 +335,8 @@ class StoryTracker:
         lexical_cosines = self._hot.lexical_cosines(lexical) if use_lexical and lexical is not None else None
         scores = self._evidence(dense, lexical_cosines)
         # Best recent member per row, per evidence (the linker's features; the rule needs only the score).
-        dense_member = dense.copy() if self._describe else None
-        lexical_member = lexical_cosines.copy() if self._describe and lexical_cosines is not None else None
+        dense_member = dense.copy() if self._weigh else None
+        lexical_member = lexical_cosines.copy() if self._weigh and lexical_cosines is not None else None
         if self._neighbors:
             self._raise_by_neighbors(
                 scores, vector, lexical if use_lexical else None, dense_member, lexical_member

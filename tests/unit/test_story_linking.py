@@ -183,7 +183,7 @@ def test_the_linker_decides_and_explains() -> None:
     assert always.active_count == 1
     # A linker that trusts the rule's score follows the rule.
     trusting = StoryTracker(
-        DIM, threshold=0.5, window=timedelta(hours=24), linker=linker(0.0, rule_score=50.0)
+        DIM, threshold=0.5, window=timedelta(hours=24), linker=linker(0.0, rule_score=50.0), describe=True
     )
     rule = StoryTracker(DIM, threshold=0.5, window=timedelta(hours=24))
     assert place_all(trusting, VECTORS) == place_all(rule, VECTORS)

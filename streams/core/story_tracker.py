@@ -143,38 +143,14 @@ class StoryTracker:
         vector: NDArray[np.float32],
         lexical: NDArray[np.float32] | None = None,
     ) -> Placement:
-        """Join the best-scoring active story when its joining score is >= 0, or open a new one.
+        """Join the story ``_decide`` picks among the best-scoring active ones, or open a new one.
 
         ``lexical`` is the article's unit TF-IDF vector (dense; only its non-zero dimensions are used).
         """
         sparse = sparse_of(lexical) if lexical is not None and self._lexical_dimension else None
         candidates = self._candidates(vector, sparse, lexical, CANDIDATES if self._weigh else 1)
-        described: tuple[tuple[str, tuple[float, ...]], ...] = ()
-        link = None
-        if not candidates:
-            story, score, new_story = None, 0.0, True
-        elif not self._weigh:
-            story, score = candidates[0].story, candidates[0].rule_score
-            new_story = score < 0.0
-        else:
-            features = link_features(candidates, published_at, source, tokens)
-            if self._describe:
-                described = tuple(
-                    (candidate.story.story_id, _rounded(row))
-                    for candidate, row in zip(candidates, features, strict=True)
-                )
-            chosen = 0
-            if self._linker is not None:
-                probabilities = self._linker.probabilities(features)
-                chosen = int(np.argmax(probabilities))
-                link = LinkDecision(
-                    candidate=candidates[chosen].story.story_id,
-                    probability=round(float(probabilities[chosen]), 6),
-                    threshold=self._linker.threshold,
-                    features=dict(zip(FEATURES, _rounded(features[chosen]), strict=True)),
-                )
-            story, score = candidates[chosen].story, candidates[chosen].rule_score
-            new_story = score < 0.0 if link is None else link.probability < link.threshold
+        story, score, link, described = self._decide(candidates, published_at, source, tokens)
+        new_story = story is None
         if new_story:
             story = self._open(article_id, published_at, headline)
             score = 0.0
@@ -207,6 +183,42 @@ class StoryTracker:
         if self._neighbors:
             self._remember(self._hot.row_of(story), vector, sparse)
         return Placement(story=story, similarity=score, new_story=new_story, link=link, candidates=described)
+
+    def _decide(
+        self,
+        candidates: list[CandidateEvidence],
+        published_at: datetime,
+        source: str,
+        tokens: tuple[str, ...] | list[str],
+    ) -> tuple[Story | None, float, LinkDecision | None, tuple[tuple[str, tuple[float, ...]], ...]]:
+        """The story to join (None: open one) and its rule score, the linker's reasons, the described
+        candidates. Under the rule: the best candidate when its score is >= 0. With a linker: the most
+        probable candidate when its probability reaches the linker's threshold."""
+        if not candidates:
+            return None, 0.0, None, ()
+        if not self._weigh:
+            best = candidates[0]
+            return (best.story if best.rule_score >= 0.0 else None), best.rule_score, None, ()
+        features = link_features(candidates, published_at, source, tokens)
+        described: tuple[tuple[str, tuple[float, ...]], ...] = ()
+        if self._describe:
+            described = tuple(
+                (candidate.story.story_id, _rounded(row))
+                for candidate, row in zip(candidates, features, strict=True)
+            )
+        if self._linker is None:
+            best = candidates[0]
+            return (best.story if best.rule_score >= 0.0 else None), best.rule_score, None, described
+        probabilities = self._linker.probabilities(features)
+        chosen = int(np.argmax(probabilities))
+        link = LinkDecision(
+            candidate=candidates[chosen].story.story_id,
+            probability=round(float(probabilities[chosen]), 6),
+            threshold=self._linker.threshold,
+            features=dict(zip(FEATURES, _rounded(features[chosen]), strict=True)),
+        )
+        joins = link.probability >= link.threshold
+        return (candidates[chosen].story if joins else None), candidates[chosen].rule_score, link, described
 
     def expire(self, now: datetime) -> list[Story]:
         """Close the stories that got nothing within the window before ``now``; return them."""

@@ -28,6 +28,7 @@ DOMAIN_MAY_IMPORT = (
 # training needs the library's trainable model object, not the Embedder around it.
 TOOLS_ON_THE_RAW_LIBRARY = (
     "streams.tools.benchmarks.model_limit",
+    "streams.tools.benchmarks.matmul_limit",
     "streams.tools.encoder_training",
     "streams.tools.onnx_export",
 )

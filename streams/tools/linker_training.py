@@ -15,7 +15,6 @@ the same data rebuilds it exactly.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -33,9 +32,10 @@ from streams.core.embedding import CachingEmbedder, Embedder
 from streams.core.story_linking import FEATURES, StoryLinker, configuration_of
 from streams.records import EmbeddedArticle
 from streams.settings import Settings
+from streams.tools.e5_export import file_sha256
 from streams.tools.evaluation.gold import EvaluationData, load_labels, published_times, read_stream
-from streams.tools.evaluation.metrics import AlertView, GoldLabel, bcubed, emergence, pairwise
-from streams.tools.evaluation.runner import prepare_window
+from streams.tools.evaluation.metrics import GoldLabel
+from streams.tools.evaluation.runner import prepare_window, score_day, track_all
 
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 L2_PENALTY = 1.0
@@ -96,28 +96,16 @@ def fit_logistic(
 
 
 def day_scores(detector: Detector, day: GoldDay) -> dict[str, float]:
-    """News BCubed and pairwise F1, and the alerts' recall, precision and F1, of one day."""
-    assignment = {}
-    alerts: list[AlertView] = []
-    for index, result in detector.track_in_order(day.articles):
-        if result.assignment is not None:
-            assignment[day.articles[index].id] = result.assignment.story_id
-        alerts.extend(
-            AlertView(alert.alert_id, alert.at, tuple(alert.article_ids)) for alert in result.alerts
-        )
-    news = sorted(item for item, label in day.labels.items() if label.kind == "news")
-    gold = {item: label.story for item, label in day.labels.items()}
-    scores = emergence(day.labels, alerts)
-    alert_f1 = (
-        2 * scores.recall * scores.precision / (scores.recall + scores.precision)
-        if scores.recall + scores.precision
-        else 0.0
-    )
+    """News BCubed and pairwise F1, and the alerts' recall, precision and F1, of one day (the evaluation's
+    own scorer, ``score_day``)."""
+    scores = score_day(track_all(detector, day.articles), day.labels, silver=())
+    recall, precision = scores["emergence"]["recall"], scores["emergence"]["precision"]
+    alert_f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
     return {
-        "news_bcubed_f1": round(bcubed(news, gold, assignment).f1, 4),
-        "news_pairwise_f1": round(pairwise(news, gold, assignment).f1, 4),
-        "alert_recall": round(scores.recall, 4),
-        "alert_precision": round(scores.precision, 4),
+        "news_bcubed_f1": round(scores["news_bcubed"]["f1"], 4),
+        "news_pairwise_f1": round(scores["news_pairwise"]["f1"], 4),
+        "alert_recall": round(recall, 4),
+        "alert_precision": round(precision, 4),
         "alert_f1": round(alert_f1, 4),
     }
 
@@ -213,9 +201,8 @@ def train_linker(
 def write_linker(linker: StoryLinker, path: Path) -> str:
     """Write the linker file; return its SHA-256."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = linker.to_json()
-    path.write_text(text, encoding="utf-8")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    path.write_text(linker.to_json(), encoding="utf-8")
+    return file_sha256(path)
 
 
 def describe_report(report: Mapping[str, Any]) -> str:

@@ -90,7 +90,11 @@ class SystemRun:
 
 def run_system(system: System, articles: Sequence[EmbeddedArticle], embedder: Embedder) -> SystemRun:
     """Track ``articles`` (already in canonical order) with the system's configuration."""
-    detector = Detector(system.settings, calibration=Calibration.of(embedder))
+    return track_all(Detector(system.settings, calibration=Calibration.of(embedder)), articles)
+
+
+def track_all(detector: Detector, articles: Sequence[EmbeddedArticle]) -> SystemRun:
+    """Each article's story and every alert of ``detector`` over ``articles``."""
     run = SystemRun()
     for index, result in detector.track_in_order(articles):
         article = articles[index]

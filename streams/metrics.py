@@ -194,6 +194,11 @@ class StreamsMetrics:
             "streams_reorder_buffer_articles",
             "Articles the tracker holds back until every input partition has passed their event time",
         )
+        self.articles_late = counter(
+            "streams_articles_late",
+            "Articles that reached the tracker's reorder buffer after it had released later event times: "
+            "tracked out of canonical order, so the live result may differ from the offline one",
+        )
         self.tracker_event_time = gauge(
             "streams_tracker_event_time_seconds",
             "Event time (published_at, Unix seconds) of the last article the tracker assigned",
@@ -290,6 +295,11 @@ class StreamsMetrics:
             self.processing_latency.observe(max(0.0, now - trace.received_at))
             if trace.produced_at is not None:
                 self.end_to_end_latency.observe(max(0.0, now - trace.produced_at))
+
+    def observe_late(self, count: int) -> None:
+        """``count`` more articles reached the reorder buffer too late (its ``late_count`` grew by that)."""
+        if count > 0:
+            self.articles_late.inc(count)
 
     def observe_tracker_state(self, active_stories: int, buffered: int) -> None:
         self.active_stories.set(active_stories)

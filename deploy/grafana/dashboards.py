@@ -253,17 +253,28 @@ PIPELINE = (
                 unit="suffix: articles",
             ),
             Panel(
+                "Late arrivals (1 h)",
+                "Articles that reached the reorder buffer after it had released later event times, in the "
+                "last hour. They are tracked at once, out of order: the live stories may then differ from "
+                "an offline run. Should stay 0; above 0: StreamsLateArrivals.",
+                (q("sum(increase(streams_articles_late_total[1h]))", "late"),),
+                unit="suffix: articles",
+                width=8,
+            ),
+            Panel(
                 "Worker CPU",
                 "CPU used per worker process (1 = one core). Embedding is CPU-bound: a worker at its "
                 "cores' limit with growing lag needs company.",
                 (q(f"rate(process_cpu_seconds_total{{{JOB}}}[{RATE}])", "{{instance}}"),),
                 unit="percentunit",
+                width=8,
             ),
             Panel(
                 "Worker memory",
                 "Resident memory per worker process (the e5 model, the story window's vectors).",
                 (q(f"process_resident_memory_bytes{{{JOB}}}", "{{instance}}"),),
                 unit="bytes",
+                width=8,
             ),
         ),
     ),

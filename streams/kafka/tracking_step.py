@@ -214,9 +214,10 @@ class TrackingStep:
                 return
             self._input_offsets[article.input_partition] = article.input_offset
         event_time, key = canonical_order_key(article)
-        await self._track_and_emit(
-            self._buffer.push(_Held(article, trace), event_time, key, article.input_partition)
-        )
+        late_before = self._buffer.late_count
+        released = self._buffer.push(_Held(article, trace), event_time, key, article.input_partition)
+        self._metrics.observe_late(self._buffer.late_count - late_before)
+        await self._track_and_emit(released)
 
     async def _track_and_emit(self, released: list[_Held]) -> None:
         # Tracked first, then sent: the state never waits on the broker halfway through a release.

@@ -54,6 +54,7 @@ REQUIRED_ALERTS = {
     "StreamsRejectRatioHigh",
     "StreamsEmbeddingLatencyHigh",
     "StreamsAlertStorm",
+    "StreamsLateArrivals",
 }
 
 
@@ -97,6 +98,7 @@ LAG = f'streams_consumer_lag_messages{{{W}, topic="p.articles", partition="0"}}'
 EMBED = "streams_embedding_duration_seconds_bucket"
 IN = f'streams_articles_consumed_total{{{W}, source="a"}}'
 REJECTED = f'streams_articles_rejected_total{{{W}, reason="malformed_json"}}'
+LATE = f"streams_articles_late_total{{{W}}}"
 ALERT_CASES: dict[str, list[tuple[dict[str, str], str, list[str]]]] = {
     "StreamsWorkerDown": [
         ({f"up{{{W}}}": "0x10"}, "5m", [f"{{{W}}}"]),
@@ -147,6 +149,12 @@ ALERT_CASES: dict[str, list[tuple[dict[str, str], str, list[str]]]] = {
     "StreamsAlertStorm": [
         ({f'streams_alerts_sent_total{{{W}, type="emerging"}}': "0+1x90"}, "80m", [JOB]),
         ({f'streams_alerts_sent_total{{{W}, type="emerging"}}': "0+0.1x90"}, "80m", []),
+    ],
+    "StreamsLateArrivals": [
+        ({LATE: "0x10 1x10"}, "15m", [JOB]),  # one late article is one too many
+        ({LATE: "0x20"}, "15m", []),
+        ({LATE: "0 1x30"}, "30m", []),  # a late article 29 minutes ago: resolved after 15 minutes
+        ({LATE: "3x10 0x10"}, "15m", []),  # a worker restart resets the counter: nothing new is late
     ],
 }
 

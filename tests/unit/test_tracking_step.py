@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from streams.kafka.output_step import OutputStep
 from streams.kafka.topics import TopicNames
 from streams.kafka.tracking_step import RecoverySource, TrackingStep
 from streams.metrics import StreamsMetrics
-from streams.records import EmbeddedArticle
+from streams.records import Assignment, EmbeddedArticle
 from streams.settings import AlertSettings, KafkaSettings, Settings, TrackerSettings, WorkerSettings
 
 EMBEDDER = HashingEmbedder(256)
@@ -84,6 +85,11 @@ class Harness:
     def redelivered(self) -> float:
         value = self.metrics.registry.get_sample_value("streams_articles_redelivered_total")
         return value or 0.0
+
+    def late(self) -> float:
+        value = self.metrics.registry.get_sample_value("streams_articles_late_total")
+        assert value is not None, "streams_articles_late_total is not exported"
+        return value
 
 
 def checkpoint_offsets(sink: MemorySink) -> list[int]:
@@ -181,6 +187,42 @@ def test_an_article_embedded_again_is_skipped_even_after_its_story_closed(record
     asyncio.run(run())
     assert harness.redelivered() == 1
     assert len(harness.sink.topics[NAMES.assignments]) == assignments + 1
+
+
+def test_a_late_arrival_is_tracked_at_once_and_counted_in_the_late_metric(records: list[bytes]) -> None:
+    harness = Harness(records)
+    assert harness.late() == 0
+    harness.feed(harness.step, 0, 130)
+    assert harness.late() == harness.step.late_count  # whatever the sample itself brings out of order
+    before, assignments = harness.late(), len(harness.sink.topics[NAMES.assignments])
+    articles = [
+        EmbeddedArticle.model_validate_json(value) for value in records[:130] if value.startswith(b'{"')
+    ]
+    oldest = min(articles, key=lambda article: article.published_at)
+    newest = max(articles, key=lambda article: article.published_at)
+    # Dated before everything the reorder buffer has already released: late, tracked at once.
+    late = oldest.model_copy(update={"id": "late-1", "input_offset": 10_000})
+    # Dated after everything seen: held back until the other partition passes it, not late.
+    held = newest.model_copy(
+        update={
+            "id": "held-1",
+            "input_offset": 10_001,
+            "published_at": newest.published_at + timedelta(hours=1),
+        }
+    )
+
+    async def run() -> None:
+        await harness.step.process(130, late.to_json_bytes(), None)
+        await harness.step.process(131, held.to_json_bytes(), None)
+
+    asyncio.run(run())
+    assert harness.late() == before + 1
+    assert harness.step.late_count == harness.late()
+    new = [
+        Assignment.model_validate_json(value)
+        for value in harness.sink.values(NAMES.assignments)[assignments:]
+    ]
+    assert [assignment.id for assignment in new] == ["late-1"]
 
 
 def test_a_revoked_tracker_drops_its_state_and_restores_it_when_the_partition_returns(

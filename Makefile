@@ -14,7 +14,7 @@ GO_TOOLCHAIN_VERSION := go1.27.3
 GO_TOOLCHAIN_SHA256 := af4c06478303fdd1bfb335fab86c7ccb9b12e529044a946a16a1c4bcc779f8d7
 GO_TOOLCHAIN := .cache/go-toolchain/$(GO_TOOLCHAIN_VERSION)
 
-.PHONY: help install kafka prometheus compose-validate demo test test-unit test-integration lint format schemas \
+.PHONY: help install kafka prometheus chromium compose-validate demo test test-unit test-integration lint format schemas \
 	dashboards clean
 
 help: ## list the targets
@@ -38,6 +38,14 @@ prometheus: ## install Debian's prometheus package (prometheus, promtool) when m
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 	else echo "note: prometheus/promtool missing and not root: apt-get install prometheus (monitoring tests skip)"; fi
+
+chromium: ## install Debian's chromium and chromedriver when missing; the story board's browser test drives them
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver fonts-dejavu-core; \
+	else echo "note: chromium/chromedriver missing and not root: apt-get install chromium chromium-driver" \
+		"(the board's browser test skips; under CI=true it fails)"; fi
 
 .PHONY: go-toolchain
 go-toolchain: ## when `go` is not on PATH: fetch Go from the Go module proxy into .cache/go-toolchain (once)
@@ -75,13 +83,13 @@ $(COMPOSE_VALIDATE): deploy/compose/validate/main.go deploy/compose/validate/go.
 demo: install kafka ## start Kafka and the worker, replay the sample stream, show the alerts (Ctrl-C stops all)
 	scripts/demo.sh
 
-test: install kafka prometheus compose-validate ## the whole suite: unit, agents, deploy and integration tests (real broker, real Prometheus)
+test: install kafka prometheus chromium compose-validate ## the whole suite: unit, agents, deploy and integration tests (real broker, real Prometheus)
 	$(BIN)/python -m pytest
 
 test-unit: install prometheus compose-validate ## the fast tests only: unit, the agents in-process, deploy (no broker)
 	$(BIN)/python -m pytest -m "not integration" tests/unit tests/agents tests/deploy
 
-test-integration: install kafka prometheus ## the tests against the real broker (deploy/kafka/kafka.sh) and Prometheus
+test-integration: install kafka prometheus chromium ## the tests against the real broker (deploy/kafka/kafka.sh) and Prometheus
 	$(BIN)/python -m pytest -m integration tests/integration
 
 lint: install ## ruff (lint and format check) and mypy --strict

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# The demo: a local Kafka broker, the worker, the bundled sample replayed at 3600x, alerts as they arrive.
-# Ctrl-C stops everything this script started.
-#   DEMO_KAFKA_PORT (default 9092; the controller uses the next port), DEMO_SPEED (default 3600).
+# The demo: a local Kafka broker, the worker, the story board, the bundled sample replayed at 3600x, alerts
+# as they arrive (in the terminal, and on the board in a browser). Ctrl-C stops everything this script started.
+#   DEMO_KAFKA_PORT (default 9092; the controller uses the next port), DEMO_SPEED (default 3600),
+#   DEMO_BOARD_PORT (default 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port="${DEMO_KAFKA_PORT:-9092}"
 speed="${DEMO_SPEED:-3600}"
+board_port="${DEMO_BOARD_PORT:-8080}"
+board_log=".cache/demo-board.log"
 run_dir=".cache/demo-kafka"
 worker_log=".cache/demo-worker.log"
 py=".venv/bin/python"
 worker_pid=""
 replay_pid=""
+board_pid=""
 
 cleanup() {
   trap - EXIT INT TERM
   echo; echo "demo: stopping..." >&2
-  for pid in $replay_pid $worker_pid; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $replay_pid $worker_pid; do wait "$pid" 2>/dev/null || true; done
+  for pid in $replay_pid $board_pid $worker_pid; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $replay_pid $board_pid $worker_pid; do wait "$pid" 2>/dev/null || true; done
   deploy/kafka/kafka.sh stop --dir "$run_dir" || true
 }
 trap cleanup EXIT INT TERM
@@ -39,6 +43,16 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 grep -q "Worker ready" "$worker_log" || { echo "demo: the worker was not ready within 120s ($worker_log)" >&2; exit 1; }
+
+"$py" -m streams board --port "$board_port" > "$board_log" 2>&1 &
+board_pid=$!
+for _ in $(seq 1 120); do
+  "$py" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$board_port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$board_pid" 2>/dev/null || { cat "$board_log" >&2; echo "demo: the board exited" >&2; exit 1; }
+  sleep 0.5
+done
+echo "demo: the story board is at http://127.0.0.1:$board_port/ (log: $board_log)" >&2
 
 echo "demo: replaying samples/persian-news-sample.jsonl at ${speed}x event time; alerts follow." >&2
 "$py" -m streams replay samples/persian-news-sample.jsonl --speed "$speed" --no-progress &

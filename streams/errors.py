@@ -39,3 +39,8 @@ class ConfigurationError(Exception):
 
 class DeliveryError(Exception):
     """The broker refused messages a command produced: nothing may be lost silently."""
+
+
+class BrokerUnavailable(ConfigurationError):
+    """Kafka cannot be reached, refused the TLS handshake or the login, or timed out; the message says where
+    and which settings to check. A ``ConfigurationError``: what a person fixes is a setting or the broker."""

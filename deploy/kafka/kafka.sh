@@ -2,10 +2,17 @@
 # A local single-node Apache Kafka broker (KRaft mode) built from Kafka's own jars on Maven Central.
 #
 #   deploy/kafka/kafka.sh fetch                      resolve the broker jars into the cache (once per machine)
-#   deploy/kafka/kafka.sh start [--port P] [--dir D] [--sasl] [--keep]
+#   deploy/kafka/kafka.sh start [--port P] [--dir D] [--sasl | --tls [--tls-client-auth]] [--keep]
 #                                                    format storage, start on 127.0.0.1:P, wait until healthy;
 #                                                    --sasl: clients authenticate (SASL_PLAINTEXT: PLAIN,
 #                                                    SCRAM-SHA-256/512) as the users in KAFKA_SASL_USERS;
+#                                                    --tls: the client port speaks TLS only (SSL); a local CA,
+#                                                    a broker certificate (127.0.0.1, localhost) and a client
+#                                                    certificate are made with openssl into D/tls: ca.pem,
+#                                                    client.pem, client.key for the clients (STREAMS_KAFKA__
+#                                                    SSL_CAFILE / SSL_CERTFILE / SSL_KEYFILE);
+#                                                    --tls-client-auth: mutual TLS, clients must present a
+#                                                    certificate signed by that CA (ssl.client.auth=required);
 #                                                    --keep: restart on D's existing storage (topics, data
 #                                                    and offsets kept) when D holds one
 #   deploy/kafka/kafka.sh stop  [--dir D]            stop the broker started in D, wait until it is gone
@@ -24,6 +31,8 @@ port=9092
 dir="$root/.cache/kafka-run"
 timeout_s=90
 sasl=0
+tls=0
+client_auth=none
 keep=0
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -35,10 +44,15 @@ while [ $# -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --sasl) sasl=1; shift ;;
+    --tls) tls=1; shift ;;
+    --tls-client-auth) tls=1; client_auth=required; shift ;;
     --keep) keep=1; shift ;;
     *) die "unknown option $1 (see the header of $0)" ;;
   esac
 done
+
+# SASL over TLS (SASL_SSL) would need a listener of its own; the two options test one thing each.
+[ "$sasl" = 1 ] && [ "$tls" = 1 ] && die "--sasl and --tls cannot be combined (yet)"
 
 kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml"; }
 
@@ -76,6 +90,7 @@ start() {
         "$here/server.properties" > "$dir/server.properties"
     local scram=()
     if [ "$sasl" = 1 ]; then sasl_config; fi
+    if [ "$tls" = 1 ]; then tls_config; fi
     # shellcheck disable=SC2086
     "$java" -cp "$cp" $log4j kafka.tools.StorageTool format --standalone \
         -t "$("$java" -cp "$cp" $log4j kafka.tools.StorageTool random-uuid)" "${scram[@]}" \
@@ -114,6 +129,36 @@ sasl_config() {
   chmod 600 "$dir/server.properties"  # it holds the passwords
 }
 
+# Makes a CA, a broker and a client certificate in $dir/tls (openssl; PEM files, which both the broker,
+# ssl.keystore.type=PEM, and the Python clients read) and appends the TLS listener (tls.properties).
+tls_config() {
+  command -v openssl >/dev/null || die "--tls needs openssl (apt-get install openssl)"
+  local tls="$dir/tls" name
+  mkdir -p "$tls" && chmod 700 "$tls"
+  # Certificates for a test broker: valid for a month, never trusted beyond this folder.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=streams local test CA" \
+      -keyout "$tls/ca.key" -out "$tls/ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      > "$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; die "making the CA failed"; }
+  for name in broker client; do
+    local usage="serverAuth,clientAuth" san="subjectAltName=IP:127.0.0.1,DNS:localhost"
+    [ "$name" = client ] && usage="clientAuth" && san="subjectAltName=DNS:streams-client"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=$usage" "$san" "authorityKeyIdentifier=keyid" "subjectKeyIdentifier=hash" \
+        > "$tls/$name.ext"
+    { openssl req -newkey rsa:2048 -nodes -subj "/CN=streams-$name" -keyout "$tls/$name.key" \
+          -out "$tls/$name.csr" &&
+      openssl x509 -req -in "$tls/$name.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+          -days 30 -extfile "$tls/$name.ext" -out "$tls/$name.pem"; } >> "$tls/openssl.log" 2>&1 ||
+      { cat "$tls/openssl.log" >&2; die "making the $name certificate failed"; }
+  done
+  # Kafka's PEM key store: the (PKCS#8, unencrypted) private key, then the certificate chain.
+  cat "$tls/broker.key" "$tls/broker.pem" "$tls/ca.pem" > "$tls/broker-keystore.pem"
+  chmod 600 "$tls"/*.key "$tls/broker-keystore.pem"
+  sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@TLS@|$tls|g" \
+      -e "s|@CLIENT_AUTH@|$client_auth|g" "$here/tls.properties" >> "$dir/server.properties"
+}
+
 stop() {
   is_running || { rm -f "$dir/broker.pid"; return 0; }
   local pid; pid="$(cat "$dir/broker.pid")"
@@ -132,5 +177,5 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   status) is_running && port_open "$port" ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -10,10 +10,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from streams.commands import (
     alerts,
     bench,
+    bench_board,
+    board,
     distill,
     evaluate,
     export_e5,
@@ -27,6 +30,7 @@ from streams.commands import (
     worker,
 )
 from streams.errors import ConfigurationError, DeliveryError
+from streams.kafka.connection import quiet_client_log
 
 # In the order ``--help`` lists them.
 COMMANDS = (
@@ -34,6 +38,7 @@ COMMANDS = (
     offline,
     replay,
     alerts,
+    board,
     evaluate,
     topics,
     distill,
@@ -42,12 +47,20 @@ COMMANDS = (
     train_encoder,
     train_linker,
     bench,
+    bench_board,
     schemas,
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (what is wrong, where the help is), not the usage block and then the line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m streams",
         description="Streaming event detection for Persian news. Settings come from STREAMS_* environment "
         "variables (see .env.example); the options below override them.",
@@ -65,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # kafka-python narrates every connection at INFO; its warnings are what matter to a person here.
-    logging.getLogger("kafka").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # The commands turn kafka-python's failures into one line of their own; its log is for -v.
+    quiet_client_log(args.verbose)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return int(run(args))
@@ -75,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except DeliveryError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        # A file that cannot be read or written (the commands check their inputs; this is the rest).
+        print(f"error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -6,7 +6,9 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING, get_args
 
-from streams.errors import ArticleRejected
+from pydantic import ValidationError
+
+from streams.errors import ArticleRejected, ConfigurationError
 from streams.records import parse_timestamp
 from streams.settings import EmbedderBackend, Settings
 
@@ -20,8 +22,13 @@ def timestamp(value: str) -> datetime:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, with the command line's overrides on top."""
-    settings = Settings()
+    """Settings from the environment, with the command line's overrides on top.
+
+    Raises ``ConfigurationError`` naming the first invalid ``STREAMS_*`` variable."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise ConfigurationError(_setting_problem(error)) from None
     kafka: dict[str, object] = {}
     if getattr(args, "bootstrap_servers", None):
         kafka["bootstrap_servers"] = args.bootstrap_servers
@@ -38,6 +45,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "embedder": settings.embedder.model_copy(update=embedder),
         }
     )
+
+
+def _setting_problem(error: ValidationError) -> str:
+    """The first invalid setting as its environment variable, what it got and what it takes."""
+    first = error.errors()[0]
+    variable = "STREAMS_" + "__".join(str(part) for part in first["loc"]).upper()
+    more = f" ({error.error_count() - 1} more invalid settings)" if error.error_count() > 1 else ""
+    return f"{variable}={first.get('input')!r}: {first['msg']}{more}"
 
 
 def add_kafka_options(parser: argparse.ArgumentParser) -> None:

@@ -39,28 +39,44 @@ def register(commands: Subcommands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from streams.files import read_messages
+    from streams.kafka.connection import broker_errors
     from streams.kafka.replay import replay_file, replay_items, replay_topic_range
-    from streams.kafka.topics import ensure_topics
+    from streams.kafka.topics import TopicNames, ensure_topics, existing_topics
 
     settings = settings_from(args)
+    source_file: Path | None = args.file
     if not args.from_prefix:
         # Usage errors first: they need no broker.
-        if args.file is None:
+        if source_file is None:
             raise ConfigurationError("give a FILE to replay, or --from-prefix to copy a topic's time range")
-        if not args.file.exists():
-            raise ConfigurationError(f"file {args.file} does not exist")
+        if not source_file.exists():
+            raise ConfigurationError(f"file {source_file} does not exist")
         if args.speed is None and not args.max_rate:
             raise ConfigurationError("choose a pace: --speed N (event seconds per second) or --max-rate")
         if args.speed is not None and args.speed <= 0:
             raise ConfigurationError("--speed must be positive")
+        if args.since or args.until:
+            raise ConfigurationError(
+                "--since and --until choose a range of --from-prefix's topic, not of a FILE"
+            )
+    elif source_file is not None:
+        raise ConfigurationError("give either a FILE or --from-prefix, not both")
+    elif args.since and args.until and args.since >= args.until:
+        raise ConfigurationError("--since must be before --until")
     ensure_topics(settings.kafka)
     if args.from_prefix:
         source = settings.kafka.model_copy(update={"topic_prefix": args.from_prefix})
-        stats = replay_topic_range(
-            source, settings.kafka, args.since, args.until, progress=not args.no_progress
-        )
+        source_topic = TopicNames.from_prefix(args.from_prefix).articles
+        if source_topic not in existing_topics(source):
+            raise ConfigurationError(f"there is no topic {source_topic} to copy from: check --from-prefix")
+        with broker_errors(settings.kafka):
+            stats = replay_topic_range(
+                source, settings.kafka, args.since, args.until, progress=not args.no_progress
+            )
     else:
-        items = replay_items(read_messages(args.file))
-        stats = replay_file(items, settings.kafka, args.speed, progress=not args.no_progress)
+        assert source_file is not None  # checked above
+        items = replay_items(read_messages(source_file))
+        with broker_errors(settings.kafka):
+            stats = replay_file(items, settings.kafka, args.speed, progress=not args.no_progress)
     print(f"sent {stats.sent} messages in {stats.seconds:.1f}s", file=sys.stderr)
     return 0

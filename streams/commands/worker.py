@@ -34,9 +34,13 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"worker": settings.worker.model_copy(update={"web_port": args.web_port})}
         )
+    # Fails within seconds, in one line, when the broker cannot be reached or refuses the client (the
+    # worker's own clients would retry for ever).
     created = ensure_topics(settings.kafka)
     if created:
         logging.getLogger("streams").info("created topics: %s", ", ".join(created))
+    # A running service's log keeps the client's warnings (the commands quiet them; see main).
+    logging.getLogger("kafka").propagate = True
     app = create_app(settings)
     sys.argv = [
         "streams",

@@ -86,12 +86,7 @@ class _StoryState:
         )
         # Document frequencies learned in tracking order: deterministic, live and offline alike.
         self.tfidf = OnlineTfidf(tracker.lexical_dimension) if tracker.lexical_weight > 0 else None
-        self.rule = EmergenceRule(
-            burst_window=timedelta(minutes=settings.alerts.burst_window_minutes),
-            min_articles=settings.alerts.min_articles,
-            min_sources=settings.alerts.min_sources,
-            max_age=timedelta(hours=settings.alerts.max_story_age_hours),
-        )
+        self.rule = EmergenceRule.from_settings(settings.alerts)
         self.policy = AlertPolicy(self.rule)
         # Ids seen within the story window: a re-sent article must not count twice in a story.
         self.seen_ids: dict[str, str] = {}

@@ -5,11 +5,13 @@ Explainable on purpose: the score's components travel with every alert.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from streams.core.story import Story
 from streams.records import Score, ScoreComponents
+from streams.settings import AlertSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +24,25 @@ class EmergenceRule:
     min_sources: int
     max_age: timedelta
 
+    @classmethod
+    def from_settings(cls, settings: AlertSettings) -> EmergenceRule:
+        return cls(
+            burst_window=timedelta(minutes=settings.burst_window_minutes),
+            min_articles=settings.min_articles,
+            min_sources=settings.min_sources,
+            max_age=timedelta(hours=settings.max_story_age_hours),
+        )
+
     def score(self, story: Story, now: datetime) -> Score:
+        return self.score_timeline(story.timeline, story.first_seen, now)
+
+    def score_timeline(
+        self, timeline: Iterable[tuple[datetime, str]], first_seen: datetime, now: datetime
+    ) -> Score:
+        """The score of a story given as its (published_at, source) timeline: the story board ranks the
+        stories it rebuilds from the topics with the very score the alerts use."""
         start = now - self.burst_window
-        recent = [(time, source) for time, source in story.timeline if start <= time <= now]
+        recent = [(time, source) for time, source in timeline if start <= time <= now]
         sources = len({source for _, source in recent})
         hours = self.burst_window.total_seconds() / 3600
         rate = len(recent) / hours
@@ -36,7 +54,7 @@ class EmergenceRule:
                 window_articles=len(recent),
                 window_sources=sources,
                 rate_per_hour=round(rate, 6),
-                age_minutes=round((now - story.first_seen).total_seconds() / 60, 3),
+                age_minutes=round((now - first_seen).total_seconds() / 60, 3),
             ),
         )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.core.checkpoint import CHECKPOINT_KEY
-from streams.kafka.topics import TopicNames, client_options
+from streams.kafka.clients import client_options
+from streams.kafka.topics import TopicNames
 from streams.settings import KafkaSettings
 
 

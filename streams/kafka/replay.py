@@ -16,8 +16,9 @@ from tqdm import tqdm
 
 from streams.core.messages import InputMessage
 from streams.core.preparation import wall_clock_now
-from streams.errors import DeliveryError
-from streams.kafka.topics import TopicNames, client_options
+from streams.errors import ConfigurationError, DeliveryError
+from streams.kafka.clients import client_options
+from streams.kafka.topics import TopicNames
 from streams.records import peek
 from streams.settings import KafkaSettings
 
@@ -124,13 +125,24 @@ def replay_topic_range(
     since: datetime | None,
     until: datetime | None,
     progress: bool = True,
+    stall_timeout_s: float = 60.0,
 ) -> ReplayStats:
     """Copy the input messages whose Kafka timestamp (``published_at``) is in [since, until) from the
-    source input topic into the target's input topic, partition for partition."""
-    from kafka import KafkaConsumer, TopicPartition
+    source input topic into the target's input topic, partition for partition, in offset order.
+
+    Timestamps need not be in offset order (a late article, a replay of older news): each partition is read
+    from the first offset at or after ``since`` (``_offsets_at``: the broker's earliest offset with a
+    timestamp >= since, so nothing before it is in range) to its end offset when the copy starts, and every
+    record is filtered by its own timestamp. Raises ``DeliveryError`` (with the count) when the target
+    refused any message, ``ConfigurationError`` when the source topic is missing, the target has fewer
+    partitions, or the source stops answering for ``stall_timeout_s``."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
 
     source_topic = TopicNames.from_prefix(source.topic_prefix).articles
     target_topic = TopicNames.from_prefix(target.topic_prefix).articles
+    since_ms = _epoch_ms(since) if since is not None else None
+    until_ms = _epoch_ms(until) if until is not None else None
     consumer = KafkaConsumer(
         **client_options(source),
         enable_auto_commit=False,
@@ -141,48 +153,106 @@ def replay_topic_range(
     client = producer(target)
     started = time.monotonic()
     sent = 0
+    failures: list[BaseException] = []
     try:
-        partitions = [
-            TopicPartition(source_topic, p) for p in sorted(consumer.partitions_for_topic(source_topic))
-        ]
+        partitions = _source_partitions(consumer, source_topic)
+        _check_target_partitions(client, target_topic, partitions)
         consumer.assign(partitions)
+        # The end is fixed now: messages produced into the source while copying are not part of the range.
+        end = consumer.end_offsets(partitions)
         start = _offsets_at(consumer, partitions, since, default=consumer.beginning_offsets(partitions))
-        end = _offsets_at(consumer, partitions, until, default=consumer.end_offsets(partitions))
-        total = sum(max(0, end[tp] - start[tp]) for tp in partitions)
-        bar = tqdm(total=total, desc="replay range", unit="article", disable=not progress)
         for tp in partitions:
             consumer.seek(tp, start[tp])
         remaining = {tp for tp in partitions if start[tp] < end[tp]}
+        bar = tqdm(
+            total=sum(max(0, end[tp] - start[tp]) for tp in partitions),
+            desc="replay range",
+            unit="message",
+            disable=not progress,
+        )
+        last_progress = time.monotonic()
         while remaining:
-            for tp, records in consumer.poll(timeout_ms=1000).items():
+            for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
                     if tp not in remaining or record.offset >= end[tp]:
                         continue
-                    client.send(
-                        target_topic,
-                        value=record.value,
-                        key=record.key,
-                        timestamp_ms=record.timestamp,
-                        partition=tp.partition,
-                    )
-                    sent += 1
                     bar.update(1)
-                    if record.offset + 1 >= end[tp]:
-                        remaining.discard(tp)
+                    last_progress = time.monotonic()
+                    if not _in_range(record.timestamp, since_ms, until_ms):
+                        continue
+                    try:
+                        future = client.send(
+                            target_topic,
+                            value=record.value,
+                            key=record.key,
+                            timestamp_ms=record.timestamp,
+                            partition=tp.partition,
+                        )
+                    except KafkaError as error:  # e.g. larger than the producer may send at all
+                        failures.append(error)
+                    else:
+                        future.add_errback(failures.append)
+                    sent += 1
+            # The position, not the last record seen: offsets may have gaps (compaction, transaction markers).
+            for tp in list(remaining):
+                if consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+            if remaining and time.monotonic() - last_progress > stall_timeout_s:
+                raise ConfigurationError(
+                    f"reading {source_topic} stalled: nothing arrived for {stall_timeout_s:.0f}s with "
+                    f"{sum(end[tp] - consumer.position(tp) for tp in remaining)} messages still to read"
+                )
         bar.close()
         client.flush()
     finally:
         client.close()
         consumer.close()
+    if failures:
+        raise DeliveryError(
+            f"{len(failures)} of {sent} messages were not delivered to {target_topic}; the first error: "
+            f"{failures[0]}"
+        )
     return ReplayStats(sent=sent, seconds=time.monotonic() - started)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, as the Kafka timestamps were made (``replay_file``)."""
+    return int(moment.timestamp() * 1000)
+
+
+def _in_range(timestamp_ms: int, since_ms: int | None, until_ms: int | None) -> bool:
+    return (since_ms is None or timestamp_ms >= since_ms) and (until_ms is None or timestamp_ms < until_ms)
+
+
+def _source_partitions(consumer: Any, topic: str) -> list[Any]:
+    from kafka import TopicPartition
+
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        raise ConfigurationError(f"the source topic {topic} does not exist: check --from-prefix")
+    return [TopicPartition(topic, partition) for partition in sorted(found)]
+
+
+def _check_target_partitions(client: Any, topic: str, partitions: list[Any]) -> None:
+    """Partition for partition keeps each partition's order: the target needs every source partition."""
+    available = client.partitions_for(topic)
+    missing = sorted(tp.partition for tp in partitions if tp.partition not in available)
+    if missing:
+        raise ConfigurationError(
+            f"{topic} has {len(available)} partitions but the source has {len(partitions)}: create the "
+            f"target prefix's topics with STREAMS_KAFKA__ARTICLES_PARTITIONS={len(partitions)} or more"
+        )
 
 
 def _offsets_at(
     consumer: Any, partitions: list[Any], when: datetime | None, default: dict[Any, int]
 ) -> dict[Any, int]:
-    """First offset at or after ``when`` per partition (the end offset when nothing is that late)."""
+    """Per partition, the earliest offset whose timestamp is at or after ``when`` (the end offset when none
+    is): Kafka's offsets-for-times answer, so every message before it is earlier than ``when``, whatever
+    the order of the timestamps. A safe place to start reading a range, never to end it."""
     if when is None:
         return dict(default)
-    found = consumer.offsets_for_times({tp: int(when.timestamp() * 1000) for tp in partitions})
+    found = consumer.offsets_for_times({tp: _epoch_ms(when) for tp in partitions})
     ends = consumer.end_offsets(partitions)
     return {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in partitions}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from streams.errors import ConfigurationError
+from streams.kafka.connection import broker_errors, check_broker, command_client_options
 from streams.settings import KafkaSettings
 
 
@@ -60,52 +62,13 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
     ]
 
 
-def client_options(settings: KafkaSettings) -> dict[str, Any]:
-    """kafka-python connection options, security included (passwords never logged)."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers.split(","),
-        "security_protocol": settings.security_protocol,
-    }
-    if settings.sasl_mechanism:
-        options["sasl_mechanism"] = settings.sasl_mechanism
-        options["sasl_plain_username"] = settings.sasl_username
-        options["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
-    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-        value = getattr(settings, name)
-        if value:
-            options[name] = value
-    return options
-
-
-def describe_connection(settings: KafkaSettings) -> str:
-    """Where and how the clients connect, for error messages: never the password."""
-    parts = [settings.bootstrap_servers, settings.security_protocol]
-    if settings.security_protocol.startswith("SASL"):
-        parts.append(f"{settings.sasl_mechanism or 'PLAIN'} as user {settings.sasl_username!r}")
-    return ", ".join(parts)
-
-
 def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left as they are.
 
-    Raises ``ConfigurationError`` when the broker cannot be reached or refuses the credentials.
+    Raises ``BrokerUnavailable`` (a ``ConfigurationError``) within seconds when the broker cannot be
+    reached, refuses the TLS handshake or the credentials.
     """
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    try:
-        admin = KafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
-    except KafkaError as error:
-        # kafka-python retries a refused login until its timeout; its log names the cause
-        # (e.g. SaslAuthenticationFailedError), this message what to check.
-        raise ConfigurationError(
-            f"cannot connect to Kafka ({describe_connection(settings)}): {error}. Check "
-            "STREAMS_KAFKA__BOOTSTRAP_SERVERS and the STREAMS_KAFKA__SECURITY_PROTOCOL / SASL_* / SSL_* "
-            "settings (a refused login is logged above as an authentication failure)"
-        ) from None
-    try:
+    with _admin(settings, timeout_s) as admin:
         existing = set(admin.list_topics())
         missing = {
             spec.name: {
@@ -119,5 +82,23 @@ def ensure_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> list[str]
         if missing:
             admin.create_topics(missing, timeout_ms=int(timeout_s * 1000), wait_for_metadata=True)
         return sorted(missing)
-    finally:
-        admin.close()
+
+
+def existing_topics(settings: KafkaSettings, timeout_s: float = 30.0) -> set[str]:
+    """The names of the broker's topics (``BrokerUnavailable`` as ``ensure_topics``)."""
+    with _admin(settings, timeout_s) as admin:
+        return set(admin.list_topics())
+
+
+@contextlib.contextmanager
+def _admin(settings: KafkaSettings, timeout_s: float) -> Iterator[Any]:
+    """An admin client of the broker once it answered (checked first: an answer within seconds)."""
+    from kafka.admin import KafkaAdminClient
+
+    check_broker(settings)
+    with broker_errors(settings):
+        admin = KafkaAdminClient(**command_client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+        try:
+            yield admin
+        finally:
+            admin.close()

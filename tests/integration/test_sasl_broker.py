@@ -18,7 +18,7 @@ from bad_messages import good_cases
 from harness import KAFKA_SH, ROOT, Worker, free_port_pair
 from topic_reader import read_until
 
-from streams.kafka.topics import client_options
+from streams.kafka.clients import client_options
 from streams.settings import KafkaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]

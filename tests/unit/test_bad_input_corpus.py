@@ -406,7 +406,7 @@ SASL = KafkaSettings(
 
 def test_security_settings_reach_both_kafka_clients() -> None:
     from streams.kafka.app import _broker_credentials
-    from streams.kafka.topics import client_options
+    from streams.kafka.clients import client_options
 
     options = client_options(SASL)
     assert options == {
@@ -429,7 +429,7 @@ def test_security_settings_reach_both_kafka_clients() -> None:
 
 
 def test_the_password_is_never_printed() -> None:
-    from streams.kafka.topics import describe_connection
+    from streams.kafka.clients import describe_connection
 
     for text in (repr(SASL), str(SASL), repr(Settings(kafka=SASL)), describe_connection(SASL)):
         assert SECRET not in text

@@ -20,7 +20,7 @@ from streams.errors import ArticleRejected
 from streams.files import read_messages
 from streams.offline import OfflineResult
 from streams.records import SCHEMA_VERSION, Article, EmbeddedArticle, Rejection, StorySnapshot, parse_article
-from streams.schemas import WIRE_RECORDS, render_schemas
+from streams.schemas import BOARD_RECORDS, WIRE_RECORDS, render_schemas
 from streams.settings import Settings
 
 
@@ -42,7 +42,9 @@ def test_committed_schemas_are_up_to_date(schema_dir: Path) -> None:
 
 def test_rendering_is_stable() -> None:
     assert render_schemas() == render_schemas()
-    assert set(render_schemas()) == {f"{name}.v{SCHEMA_VERSION}.json" for name in WIRE_RECORDS}
+    assert set(render_schemas()) == {
+        f"{name}.v{SCHEMA_VERSION}.json" for name in {**WIRE_RECORDS, **BOARD_RECORDS}
+    }
 
 
 def test_schemas_check_command(schema_dir: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ recall and delay depend on the rule alone (``python -m streams evaluate --alerts
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,7 @@ from streams.tools.evaluation.metrics import AlertView, GoldLabel, emergence
 
 
 def rule_of(settings: AlertSettings) -> EmergenceRule:
-    return EmergenceRule(
-        burst_window=timedelta(minutes=settings.burst_window_minutes),
-        min_articles=settings.min_articles,
-        min_sources=settings.min_sources,
-        max_age=timedelta(hours=settings.max_story_age_hours),
-    )
+    return EmergenceRule.from_settings(settings)
 
 
 def alerts_on_gold(labels: Mapping[str, GoldLabel], rule: EmergenceRule) -> list[AlertView]:

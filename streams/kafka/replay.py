@@ -29,7 +29,7 @@ class ReplayItem:
     key: bytes | None
     published_at: datetime | None
     # Kafka timestamp: published_at, or for an unreadable message that of the readable one before it,
-    # so every partition stays in time order and offsets-for-times finds ranges correctly.
+    # so every partition stays in time order (a range replay still filters each record by its own timestamp).
     timestamp: datetime | None
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, wait_until
+from harness import ROOT, Worker, wait_until
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
@@ -140,8 +141,10 @@ def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tupl
             for topic in topics
             for partition in sorted(consumer.partitions_for_topic(topic) or ())
         ]
-        ends = consumer.end_offsets(partitions)
+        # Committed offsets before end offsets: a lag of zero then means nothing was waiting at the time of
+        # the first reading, nor arrived before the second.
         committed = admin.list_group_offsets({group: partitions}).get(group, {})
+        ends = consumer.end_offsets(partitions)
         lag: dict[tuple[str, int], int] = {}
         for tp in partitions:
             position = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
@@ -203,3 +206,71 @@ def assert_end_state(env: dict[str, str], reference: OfflineResult, logs: str = 
         trail = [(r["article_count"], r["status"]) for r in history if r["story_id"] == story_id]
         assert stories[story_id]["article_count"] == snapshot.article_count, (story_id, trail, logs[-6000:])
         assert stories[story_id]["article_ids"] == snapshot.article_ids, story_id
+
+
+Assignment = dict[str, set[int]]  # topic -> partitions of one group member
+
+
+def group_members(bootstrap: str, group: str) -> list[Assignment]:
+    """What the group coordinator says each member of ``group`` is assigned (empty while rebalancing)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        description: dict[str, Any] = admin.describe_groups([group])[group]
+    finally:
+        admin.close()
+    if description.get("group_state") != "Stable":
+        return []
+    members: list[Assignment] = []
+    for member in description.get("members", []):
+        assigned: Assignment = {}
+        for entry in _assigned_partitions(member.get("member_assignment")):
+            assigned.setdefault(entry["topic"], set()).update(entry["partitions"])
+        members.append(assigned)
+    return members
+
+
+def _assigned_partitions(assignment: Any) -> list[dict[str, Any]]:
+    # kafka-python decodes the consumer protocol's assignment; to_dict() leaves it a dict or an object.
+    if assignment is None:
+        return []
+    if isinstance(assignment, dict):
+        return list(assignment.get("assigned_partitions", []))
+    return [{"topic": tp.topic, "partitions": tp.partitions} for tp in assignment.assigned_partitions]
+
+
+def metric(worker: Worker, name: str) -> float:
+    """Sum of the samples (all labels) of the metric ``name`` (a gauge, or a counter's ``_total``) on the
+    worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(f"{name}{{") or line.startswith(f"{name} ")
+    )
+
+
+def counter(worker: Worker, name: str) -> float:
+    """Sum of a counter's samples (all labels) on the worker's /metrics."""
+    return metric(worker, f"{name}_total")
+
+
+def wait_until_idle(worker: Worker, timeout: float = 120) -> None:
+    """Until the worker has done all the work its input holds: its group committed every input message
+    of both stages (faust flushes the outputs before it commits) and its reorder buffer holds nothing.
+    Then stopping it (``Worker.stop`` flushes the rest) leaves every output topic final."""
+    env = worker.env
+    bootstrap, prefix = env["STREAMS_KAFKA__BOOTSTRAP_SERVERS"], env["STREAMS_KAFKA__TOPIC_PREFIX"]
+    topics = (f"{prefix}.articles", f"{prefix}.articles.embedded")
+
+    def idle() -> bool:
+        if worker.process.poll() is not None:
+            raise AssertionError(
+                f"the worker exited with {worker.process.returncode}:\n{worker.log()[-4000:]}"
+            )
+        lag = consumer_lag(bootstrap, env["STREAMS_WORKER__APP_ID"], topics)
+        return not any(lag.values()) and metric(worker, "streams_reorder_buffer_articles") == 0
+
+    wait_until(
+        idle, timeout=timeout, what="the worker to be idle (no lag, empty reorder buffer)", interval=0.5
+    )

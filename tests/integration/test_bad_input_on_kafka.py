@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from bad_messages import QUAKE, Case, article, bad_cases, duplicate_cases, good_cases, late_case
 from harness import ROOT, Worker
-from topic_reader import read_until
+from scenarios import wait_until_idle
+from topic_reader import read_to_end, read_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -52,12 +53,20 @@ def test_the_worker_survives_the_bad_corpus(
     replay(env, after, tmp_path / "after.jsonl")
 
     accepted = [case.article_id for case in [*first, *after] if case.reason is None]
-    assignments = read_until(bootstrap, f"{prefix}.assignments", len(accepted), timeout=180, settle=3)
+    read_until(bootstrap, f"{prefix}.assignments", len(accepted), timeout=180)
+    # Everything handled: then, with the worker stopped, every output topic is final (no extra record
+    # can come later).
+    wait_until_idle(worker)
     log = worker.log()
+    assert worker.process.poll() is None, log[-3000:]
+    assert "Traceback" not in log and "Crashed" not in log, log[-3000:]
+    worker.stop()
+
+    assignments = read_to_end(bootstrap, f"{prefix}.assignments")
     assert sorted(record["id"] for record in assignments) == sorted(accepted), log[-3000:]
 
     refused = [case for case in first if case.reason is not None]
-    rejected = read_until(bootstrap, f"{prefix}.articles.rejected", len(refused), timeout=60, settle=3)
+    rejected = read_to_end(bootstrap, f"{prefix}.articles.rejected")
     assert Counter((r["reason"], r["article_id"]) for r in rejected) == Counter(
         (case.reason, case.article_id) for case in refused
     )
@@ -68,11 +77,8 @@ def test_the_worker_survives_the_bad_corpus(
     )
 
     # Duplicates never count twice: in the final snapshot of every story each id appears once, in one story.
-    snapshots = read_until(bootstrap, f"{prefix}.stories", 1, timeout=30, settle=2)
+    snapshots = read_to_end(bootstrap, f"{prefix}.stories")
     final = {snapshot["story_id"]: snapshot for snapshot in snapshots}
     members = [article_id for snapshot in final.values() for article_id in snapshot["article_ids"]]
     assert sorted(members) == sorted(accepted)
     assert sum(snapshot["article_count"] for snapshot in final.values()) == len(accepted)
-
-    assert worker.process.poll() is None, log[-3000:]
-    assert "Traceback" not in log and "Crashed" not in log, log[-3000:]

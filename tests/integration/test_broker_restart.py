@@ -3,6 +3,7 @@ worker process reconnects by itself and ends where an uninterrupted run ends (do
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from scenarios import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
-FIRST_PART = 3  # copies replayed before the broker restart; the other five after it
+FIRST_PART = 3  # copies replayed before the broker restart (one, then two more); the other five after it
 # Part one arrives as fast as the producer can send it, so the worker still has a backlog to work through
 # (and outputs in flight) when its broker goes away.
 AT_ONCE = 1e9
@@ -43,20 +44,31 @@ def test_the_worker_reconnects_after_a_broker_restart_and_ends_like_an_uninterru
         "STREAMS_TRACKER__REORDER_IDLE_SECONDS": IDLE_SECONDS,
     }
     prefix, bootstrap = env["STREAMS_KAFKA__TOPIC_PREFIX"], env["STREAMS_KAFKA__BOOTSTRAP_SERVERS"]
-    whole, before, after = (tmp_path / name for name in ("stream.jsonl", "before.jsonl", "after.jsonl"))
+    whole, head, rest, after = (
+        tmp_path / name for name in ("stream.jsonl", "head.jsonl", "rest.jsonl", "after.jsonl")
+    )
     write_stream(whole)
     # Copies are three days apart, so the parts do not overlap in event time: replayed one after the
     # other they are the whole stream in the order a single replay sends it.
-    first = write_stream(before, range(FIRST_PART))
+    first_copy = write_stream(head, range(1))
+    write_stream(rest, range(1, FIRST_PART))
     write_stream(after, range(FIRST_PART, COPIES))
     reference = offline_reference(whole)
 
     worker = start_worker(env)
-    finish_replay(replay(env, before, speed=AT_ONCE))
-    wait_for_assignments(bootstrap, prefix, first // 3, "before the broker stops")
-    # The stop hits mid-stream: part one is not all tracked yet.
-    assert len(assigned_ids(bootstrap, prefix)) < first, "the broker must stop while articles are in flight"
-    own_broker.stop()
+    finish_replay(replay(env, head, speed=AT_ONCE))
+    wait_for_assignments(bootstrap, prefix, first_copy // 3, "before the broker stops")
+    # The stop must hit mid-stream. Rather than racing the worker, freeze it (SIGSTOP) and give it the rest
+    # of part one while it cannot consume: when the broker stops it is certain to hold a backlog, and it
+    # resumes (SIGCONT) to find its broker gone.
+    worker.process.send_signal(signal.SIGSTOP)
+    try:
+        finish_replay(replay(env, rest, speed=AT_ONCE))
+        tracked = len(assigned_ids(bootstrap, prefix))
+        assert tracked <= first_copy, "a frozen worker cannot have tracked the rest of part one"
+        own_broker.stop()
+    finally:
+        worker.process.send_signal(signal.SIGCONT)
     assert worker.process.poll() is None, worker.log()[-4000:]
     own_broker.start(keep=True)
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from harness import ROOT, Worker
-from topic_reader import read_until
+from scenarios import wait_until_idle
+from topic_reader import read_to_end, read_until
 
 from streams.core.embedding import create_embedder
 from streams.files import read_messages
@@ -62,19 +63,22 @@ def test_sample_replay_matches_offline_run(
     streams_cli(env, "replay", str(SAMPLE), "--max-rate", "--no-progress")
 
     expected = dict(offline_reference.assignments)
-    assignments = read_until(bootstrap, f"{prefix}.assignments", len(expected), timeout=300, settle=3)
+    read_until(bootstrap, f"{prefix}.assignments", len(expected), timeout=300)
+    # Everything handled: then, with the worker stopped, every output topic is final (no extra record
+    # can come later).
+    wait_until_idle(worker)
+    worker.stop()
+    assignments = read_to_end(bootstrap, f"{prefix}.assignments")
     assert {record["id"]: record["story_id"] for record in assignments} == expected, worker.log()[-3000:]
     assert len(assignments) == len(expected), "an article was assigned twice"
 
-    rejected = read_until(
-        bootstrap, f"{prefix}.articles.rejected", len(offline_reference.rejections), timeout=60
-    )
+    rejected = read_to_end(bootstrap, f"{prefix}.articles.rejected")
     assert Counter(record["reason"] for record in rejected) == Counter(
         rejection.reason.value for rejection in offline_reference.rejections
     )
     assert all(record["message"] and "raw" in record for record in rejected)
 
-    alerts = read_until(bootstrap, f"{prefix}.alerts", len(offline_reference.alerts), timeout=60, settle=2)
+    alerts = read_to_end(bootstrap, f"{prefix}.alerts")
     assert [alert["alert_id"] for alert in alerts] == [alert.alert_id for alert in offline_reference.alerts]
     # The alerts are about the sample's bursts, not its noise.
     truth = sample_stories()
@@ -98,7 +102,8 @@ def test_time_range_of_input_topic_replays_into_a_fresh_prefix(pipeline_env: dic
 
     start, end = datetime.fromisoformat(since), datetime.fromisoformat(until)
     expected = sorted(record["id"] for record in sample_records() if start <= published_at(record) < end)
-    copied = read_until(bootstrap, f"{prefix}-rerun.articles", len(expected), timeout=60, settle=2)
+    # The replay command has flushed and exited: the rerun's input topic is final.
+    copied = read_to_end(bootstrap, f"{prefix}-rerun.articles")
     readable = [record for record in copied if published_at(record) != NEVER]
     assert sorted(record["id"] for record in readable) == expected
     # Unreadable messages travel with the range they were sent in (the worker rejects them there).

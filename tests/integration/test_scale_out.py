@@ -6,20 +6,19 @@ state still holds (docs/RELIABILITY.md)."""
 from __future__ import annotations
 
 import signal
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from harness import Worker, wait_until
-from kafka.admin import KafkaAdminClient
 from scenarios import (
     COPIES,
     RUN_ENV,
     assert_end_state,
     assigned_ids,
+    counter,
     finish_replay,
+    group_members,
     offline_reference,
     replay,
     wait_for_assignments,
@@ -29,46 +28,6 @@ from scenarios import (
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 FIRST_PART = 4  # copies replayed with both workers up; the other four around the kill
-
-Assignment = dict[str, set[int]]  # topic -> partitions of one group member
-
-
-def group_members(bootstrap: str, group: str) -> list[Assignment]:
-    """What the group coordinator says each member of ``group`` is assigned (empty while rebalancing)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        description: dict[str, Any] = admin.describe_groups([group])[group]
-    finally:
-        admin.close()
-    if description.get("group_state") != "Stable":
-        return []
-    members: list[Assignment] = []
-    for member in description.get("members", []):
-        assigned: Assignment = {}
-        for entry in _assigned_partitions(member.get("member_assignment")):
-            assigned.setdefault(entry["topic"], set()).update(entry["partitions"])
-        members.append(assigned)
-    return members
-
-
-def _assigned_partitions(assignment: Any) -> list[dict[str, Any]]:
-    # kafka-python decodes the consumer protocol's assignment; to_dict() leaves it a dict or an object.
-    if assignment is None:
-        return []
-    if isinstance(assignment, dict):
-        return list(assignment.get("assigned_partitions", []))
-    return [{"topic": tp.topic, "partitions": tp.partitions} for tp in assignment.assigned_partitions]
-
-
-def counter(worker: Worker, name: str) -> float:
-    """Sum of a counter's samples (all labels) on the worker's /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(f"{name}_total{{") or line.startswith(f"{name}_total ")
-    )
 
 
 def test_two_workers_share_the_stream_and_one_takes_over_when_the_other_dies(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from harness import Worker, wait_until
+from kafka import KafkaConsumer, TopicPartition
 from scenarios import (
     RUN_ENV,
     SAMPLE,
@@ -41,6 +42,10 @@ SAMPLE_EVERY = 2.0  # seconds between two readings of the worker's resident memo
 # ~400 MB is ~60 MB over the ~1,200 articles of a third: any leak of ~50 KB per article (a few times one
 # article's text and 2,048-dimension vector) fails the test.
 MAX_GROWTH = 0.15
+# The rate the replay really offered (messages on the broker over the replay's wall time, its start-up
+# included) is within this fraction of SOAK_RATE: a producer that fell behind (or a pace that ran ahead)
+# would otherwise pass as a soak at twice the nominal rate.
+RATE_TOLERANCE = 0.10
 
 
 def rss_bytes(pid: int) -> int:
@@ -81,6 +86,16 @@ def event_span_seconds(path: Path) -> float:
             continue  # the sample's malformed lines
     aware = [moment for moment in moments if moment.tzinfo is not None]
     return (max(aware) - min(aware)).total_seconds()
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """Messages in ``topic`` (the sum of its partitions' end offsets; nothing is deleted from it)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
 
 
 def test_twice_the_nominal_rate_for_minutes_keeps_memory_bounded_and_lag_returns_to_zero(
@@ -131,6 +146,12 @@ def test_twice_the_nominal_rate_for_minutes_keeps_memory_bounded_and_lag_returns
         f"{max(warmup) / mb:.0f}, middle {min(middle) / mb:.0f}/{max(middle) / mb:.0f}, last "
         f"{min(last) / mb:.0f}/{max(last) / mb:.0f}; after the replay peak {max(after, default=0) / mb:.0f}; "
         f"{len(sampler.samples)} samples every {SAMPLE_EVERY:.0f} s"
+    )
+    # The load offered was the load asked for: every message reached the input topic, at SOAK_RATE.
+    offered = topic_size(bootstrap, f"{prefix}.articles") / (replayed - started)
+    assert topic_size(bootstrap, f"{prefix}.articles") == messages
+    assert abs(offered - SOAK_RATE) <= RATE_TOLERANCE * SOAK_RATE, (
+        f"the replay offered {offered:.1f} messages/s, not {SOAK_RATE:.0f}/s (+-{RATE_TOLERANCE:.0%})"
     )
     assert middle and last, "too few RSS samples"
     assert max(last) <= max(middle) * (1 + MAX_GROWTH), (

@@ -14,12 +14,11 @@ def read_until(
     topic: str,
     count: int,
     timeout: float,
-    settle: float = 0.0,
     client_options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Read ``topic`` from the beginning until at least ``count`` records arrived (or fail at ``timeout``).
 
-    ``settle`` keeps reading that long after the count is reached, to catch unexpected extra records.
+    To know that no extra record follows, stop the writer and ``read_to_end``.
     ``client_options`` (``streams.kafka.topics.client_options``) replace ``bootstrap``, e.g. to log in with
     SASL.
     """
@@ -42,16 +41,12 @@ def read_until(
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        settle_until: float | None = None
         while True:
             for batch in consumer.poll(timeout_ms=300).values():
                 records.extend(_decode(record.value) for record in batch)
-            now = time.monotonic()
             if len(records) >= count:
-                settle_until = settle_until or now + settle
-                if now >= settle_until:
-                    return records
-            elif now > deadline:
+                return records
+            if time.monotonic() > deadline:
                 raise AssertionError(f"{topic}: {len(records)} records after {timeout:.0f}s, wanted {count}")
     finally:
         consumer.close()
@@ -64,3 +59,31 @@ def _decode(value: bytes) -> dict[str, Any]:
     except ValueError:
         return {"_raw": value}
     return decoded if isinstance(decoded, dict) else {"_raw": value}
+
+
+def read_to_end(bootstrap: str, topic: str, timeout: float = 60) -> list[dict[str, Any]]:
+    """Every record of every partition of ``topic`` up to its end offsets now (each partition in offset
+    order, partitions one after the other): the whole topic, once nothing writes to it any more."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=[bootstrap],
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=64 * 1024 * 1024,
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert partitions, f"there is no topic {topic}"
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        by_partition: dict[int, list[dict[str, Any]]] = {tp.partition: [] for tp in partitions}
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: not read to its end offsets {ends} within {timeout:.0f}s")
+            for tp, batch in consumer.poll(timeout_ms=300).items():
+                by_partition[tp.partition].extend(_decode(r.value) for r in batch if r.offset < ends[tp])
+        return [record for tp in partitions for record in by_partition[tp.partition]]
+    finally:
+        consumer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,7 @@ __all__ = [
     "free_port",
     "free_port_pair",
     "pipeline_environment",
+    "streams_cli",
     "wait_until",
 ]
 
@@ -36,6 +38,21 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def streams_cli(
+    env: dict[str, str], *args: str, timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m streams ARGS`` in a process of its own, as a person runs it; its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        check=check,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def pipeline_environment(bootstrap: str, data_dir: Path) -> dict[str, str]:

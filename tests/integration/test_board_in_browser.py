@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ROOT, Broker, Worker, free_port, wait_until
+from harness import ROOT, Broker, Worker, free_port, streams_cli, wait_until
 
 from streams.core.embedding import HashingEmbedder
 from streams.files import read_messages
@@ -124,10 +124,6 @@ def offline(path: Path) -> OfflineResult:
     return run_offline(read_messages(path), SETTINGS, HashingEmbedder(), progress=False)
 
 
-def cli(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "streams", *args], cwd=ROOT, env=env, check=True, timeout=120)
-
-
 def test_an_analyst_watches_the_sample_break_in_chromium(
     pipeline_env: dict[str, str],
     start_worker: Callable[[dict[str, str]], Worker],
@@ -145,14 +141,14 @@ def test_an_analyst_watches_the_sample_break_in_chromium(
     assert early.alerts and late_alerts
 
     env = {**pipeline_env, "STREAMS_EMBEDDER__BACKEND": "hashing"}
-    cli(env, "topics")
+    streams_cli(env, "topics", check=True)
     start_worker(env)
     url = start_board(env)
     # Closed stories too: the sample spans two days, and a story closes after 24 h without news.
     browser.get(url + "?status=all")
     browser.execute_script("window.boardMarker = 42")  # survives only if the page is never reloaded
     replayed_at = datetime.now().astimezone()
-    cli(env, "replay", str(first_part), "--max-rate", "--no-progress")
+    streams_cli(env, "replay", str(first_part), "--max-rate", "--no-progress", check=True)
 
     def cards() -> dict[str, dict[str, str]]:
         """Every card's classes and headline, read in one script run (the list is re-rendered live)."""
@@ -184,7 +180,7 @@ def test_an_analyst_watches_the_sample_break_in_chromium(
         assert any("\u0600" <= letter <= "\u06ff" for letter in cards()[story_id]["headline"])  # Persian
 
     # The rest of the sample: the last alert comes in while the page stays open.
-    cli(env, "replay", str(second_part), "--max-rate", "--no-progress")
+    streams_cli(env, "replay", str(second_part), "--max-rate", "--no-progress", check=True)
     late_ids = {alert.story_id for alert in late_alerts}
     wait_until(
         lambda: shows(late_ids, "new-alert"), timeout=60, what="the new alert highlighted without reload"
@@ -232,7 +228,7 @@ def test_the_board_survives_a_broker_restart_and_catches_up(
 
     env = pipeline_environment(own_broker.bootstrap, tmp_path / "unused")
     prefix = env["STREAMS_KAFKA__TOPIC_PREFIX"]
-    cli(env, "topics")
+    streams_cli(env, "topics", check=True)
     url = start_board(env)
     at = datetime.fromisoformat("2026-03-02T08:00:00+03:30")
 

@@ -5,13 +5,11 @@ line on stderr that says what failed and what to check, a non-zero exit and no t
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from harness import ROOT, free_port, pipeline_environment
+from harness import ROOT, free_port, pipeline_environment, streams_cli
 
 # The SASL broker of test_sasl_broker.py (module-scoped: this module starts its own).
 from test_sasl_broker import SaslBroker, sasl_broker  # noqa: F401
@@ -27,15 +25,7 @@ def failure(env: dict[str, str], *args: str) -> tuple[int, str]:
     """Run the CLI; return its exit code and its one stderr line, after checking what every failure owes
     a person: non-zero, one line, no traceback, in time."""
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = streams_cli(env, *args, timeout=60)
     seconds = time.monotonic() - started
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode != 0, done.stderr[-3000:]

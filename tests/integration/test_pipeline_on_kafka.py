@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from harness import ROOT, Worker
+from harness import ROOT, Worker, streams_cli
 from scenarios import wait_until_idle
 from topic_reader import read_to_end, read_until
 
@@ -40,18 +38,6 @@ def offline_reference() -> OfflineResult:
     return run_offline(read_messages(SAMPLE), settings, create_embedder(settings.embedder), progress=False)
 
 
-def streams_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=True,
-    )
-
-
 def test_sample_replay_matches_offline_run(
     pipeline_env: dict[str, str],
     start_worker: Callable[[dict[str, str]], Worker],
@@ -60,7 +46,7 @@ def test_sample_replay_matches_offline_run(
     env = {**pipeline_env, "STREAMS_EMBEDDER__BACKEND": "e5"}
     prefix, bootstrap = env["STREAMS_KAFKA__TOPIC_PREFIX"], env["STREAMS_KAFKA__BOOTSTRAP_SERVERS"]
     worker = start_worker(env)
-    streams_cli(env, "replay", str(SAMPLE), "--max-rate", "--no-progress")
+    streams_cli(env, "replay", str(SAMPLE), "--max-rate", "--no-progress", check=True)
 
     expected = dict(offline_reference.assignments)
     read_until(bootstrap, f"{prefix}.assignments", len(expected), timeout=300)
@@ -87,7 +73,7 @@ def test_sample_replay_matches_offline_run(
         assert not majority.startswith("noise"), alert["headline"]
         assert votes * 2 > len(alert["article_ids"])
 
-    feed = streams_cli(env, "alerts")
+    feed = streams_cli(env, "alerts", check=True)
     for alert in alerts:
         assert alert["alert_id"] in feed.stdout
 
@@ -95,10 +81,21 @@ def test_sample_replay_matches_offline_run(
 def test_time_range_of_input_topic_replays_into_a_fresh_prefix(pipeline_env: dict[str, str]) -> None:
     env = pipeline_env
     prefix, bootstrap = env["STREAMS_KAFKA__TOPIC_PREFIX"], env["STREAMS_KAFKA__BOOTSTRAP_SERVERS"]
-    streams_cli(env, "replay", str(SAMPLE), "--max-rate", "--no-progress")
+    streams_cli(env, "replay", str(SAMPLE), "--max-rate", "--no-progress", check=True)
     since, until = "2026-03-02T12:00:00+03:30", "2026-03-03T00:00:00+03:30"
     rerun = {**env, "STREAMS_KAFKA__TOPIC_PREFIX": f"{prefix}-rerun"}
-    streams_cli(rerun, "replay", "--from-prefix", prefix, "--since", since, "--until", until, "--no-progress")
+    streams_cli(
+        rerun,
+        "replay",
+        "--from-prefix",
+        prefix,
+        "--since",
+        since,
+        "--until",
+        until,
+        "--no-progress",
+        check=True,
+    )
 
     start, end = datetime.fromisoformat(since), datetime.fromisoformat(until)
     expected = sorted(record["id"] for record in sample_records() if start <= published_at(record) < end)

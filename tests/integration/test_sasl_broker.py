@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from bad_messages import good_cases
-from harness import KAFKA_SH, ROOT, Worker, free_port_pair
+from harness import KAFKA_SH, ROOT, Worker, free_port_pair, streams_cli
 from topic_reader import read_until
 
 from streams.kafka.clients import client_options
@@ -64,18 +63,6 @@ def sasl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SaslBroker
         yield broker
     finally:
         subprocess.run([str(KAFKA_SH), "stop", "--dir", str(run_dir)], check=False, cwd=ROOT)
-
-
-def streams_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])

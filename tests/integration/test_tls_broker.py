@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from bad_messages import good_cases
-from harness import KAFKA_SH, ROOT, Worker, free_port_pair
+from harness import KAFKA_SH, ROOT, Worker, free_port_pair, streams_cli
 from topic_reader import read_until
 
 from streams.kafka.clients import client_options
@@ -104,18 +103,10 @@ def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "ca.pem"
 
 
-def streams_cli(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def timed_cli(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     """The real CLI in a process of its own, and its wall time in seconds."""
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = streams_cli(env, *args)
     return done, time.monotonic() - started
 
 
@@ -160,12 +151,12 @@ def cases_file(tmp_path: Path) -> tuple[Path, list[str]]:
 def test_the_cli_over_tls(tls_broker: TlsBroker, tmp_path: Path) -> None:
     env = tls_broker.env(tmp_path, client_cert=False)
     prefix = env["STREAMS_KAFKA__TOPIC_PREFIX"]
-    created, _ = streams_cli(env, "topics")
+    created, _ = timed_cli(env, "topics")
     assert created.returncode == 0, created.stderr[-3000:]
     assert f"{prefix}.articles" in created.stderr
 
     source, ids = cases_file(tmp_path)
-    replayed, _ = streams_cli(env, "replay", str(source), "--max-rate", "--no-progress")
+    replayed, _ = timed_cli(env, "replay", str(source), "--max-rate", "--no-progress")
     assert replayed.returncode == 0, replayed.stderr[-3000:]
     assert f"sent {len(ids)} messages" in replayed.stderr
     kafka = tls_broker.kafka(client_cert=False).model_copy(update={"topic_prefix": prefix})
@@ -173,12 +164,12 @@ def test_the_cli_over_tls(tls_broker: TlsBroker, tmp_path: Path) -> None:
 
     # A range of that input topic into another prefix, over TLS too.
     rerun = {**env, "STREAMS_KAFKA__TOPIC_PREFIX": f"{prefix}-rerun"}
-    copied, _ = streams_cli(rerun, "replay", "--from-prefix", prefix, "--no-progress")
+    copied, _ = timed_cli(rerun, "replay", "--from-prefix", prefix, "--no-progress")
     assert copied.returncode == 0, copied.stderr[-3000:]
     assert sorted(record["id"] for record in read_all(kafka, f"{prefix}-rerun.articles")) == ids
 
     # No worker ran: the alerts topic exists and is empty, which the feed reads without error.
-    feed, _ = streams_cli(env, "alerts")
+    feed, _ = timed_cli(env, "alerts")
     assert feed.returncode == 0, feed.stderr[-3000:]
     assert feed.stdout == ""
 
@@ -191,7 +182,7 @@ def test_the_worker_over_mutual_tls(
     # The worker (faust/aiokafka) presents the client certificate from its SSL context (app.py).
     worker = start_worker(env)
     source, ids = cases_file(tmp_path)
-    replayed, _ = streams_cli(env, "replay", str(source), "--max-rate", "--no-progress")
+    replayed, _ = timed_cli(env, "replay", str(source), "--max-rate", "--no-progress")
     assert replayed.returncode == 0, replayed.stderr[-3000:]
 
     kafka = mtls_broker.kafka(client_cert=True)
@@ -208,7 +199,7 @@ def test_the_worker_over_mutual_tls(
     worker.stop()
     alerts = read_all(kafka, f"{prefix}.alerts")
     assert alerts, "the quake and fire stories of the good cases alert"
-    feed, _ = streams_cli(env, "alerts", "--json")
+    feed, _ = timed_cli(env, "alerts", "--json")
     assert feed.returncode == 0, feed.stderr[-3000:]
     printed = [json.loads(line)["alert_id"] for line in feed.stdout.splitlines()]
     assert printed == list(dict.fromkeys(alert["alert_id"] for alert in alerts))
@@ -216,7 +207,7 @@ def test_the_worker_over_mutual_tls(
 
 def test_mutual_tls_refuses_a_client_without_a_certificate(mtls_broker: TlsBroker, tmp_path: Path) -> None:
     env = mtls_broker.env(tmp_path, client_cert=False)
-    line = one_clear_line(*streams_cli(env, "topics"))
+    line = one_clear_line(*timed_cli(env, "topics"))
     assert line.startswith(f"error: cannot connect to Kafka ({mtls_broker.bootstrap}, SSL)")
     assert "client certificate" in line and "STREAMS_KAFKA__SSL_CERTFILE" in line
 
@@ -230,7 +221,7 @@ def test_a_wrong_ca_is_refused_in_one_line(
     command: list[str], tls_broker: TlsBroker, other_ca: Path, tmp_path: Path
 ) -> None:
     env = tls_broker.env(tmp_path, client_cert=False, cafile=other_ca)
-    line = one_clear_line(*streams_cli(env, *command))
+    line = one_clear_line(*timed_cli(env, *command))
     assert line.startswith(f"error: cannot connect to Kafka ({tls_broker.bootstrap}, SSL)")
     assert "certificate" in line and "STREAMS_KAFKA__SSL_CAFILE" in line
 
@@ -240,7 +231,7 @@ def test_a_plaintext_client_on_the_tls_port_is_told_to_check_the_protocol(
 ) -> None:
     env = tls_broker.env(tmp_path, client_cert=False)
     env["STREAMS_KAFKA__SECURITY_PROTOCOL"] = "PLAINTEXT"
-    line = one_clear_line(*streams_cli(env, "alerts"))
+    line = one_clear_line(*timed_cli(env, "alerts"))
     assert "STREAMS_KAFKA__SECURITY_PROTOCOL (now PLAINTEXT)" in line
 
 
@@ -249,5 +240,5 @@ def test_a_tls_client_on_a_plaintext_port_is_told_to_check_the_protocol(
 ) -> None:
     env = tls_broker.env(tmp_path, client_cert=False)
     env["STREAMS_KAFKA__BOOTSTRAP_SERVERS"] = kafka_bootstrap
-    line = one_clear_line(*streams_cli(env, "topics"))
+    line = one_clear_line(*timed_cli(env, "topics"))
     assert "TLS handshake" in line and "STREAMS_KAFKA__SECURITY_PROTOCOL" in line

@@ -36,6 +36,9 @@ RECONNECT_BACKOFF_MAX_MS = 1000
 _SERVERS = "STREAMS_KAFKA__BOOTSTRAP_SERVERS (--bootstrap-servers)"
 _PROTOCOL = "STREAMS_KAFKA__SECURITY_PROTOCOL"
 _CLIENT_CERT = "STREAMS_KAFKA__SSL_CERTFILE and STREAMS_KAFKA__SSL_KEYFILE"
+_SASL_SETTINGS = (
+    "STREAMS_KAFKA__SASL_USERNAME, STREAMS_KAFKA__SASL_PASSWORD and STREAMS_KAFKA__SASL_MECHANISM"
+)
 
 
 def command_client_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -114,6 +117,13 @@ def broker_errors(settings: KafkaSettings) -> Iterator[None]:
         if refusal is not None:
             raise BrokerUnavailable(_login_refused(where, refusal)) from None
         lost = recorder.find("Connection lost: ")
+        if lost is None and settings.security_protocol.startswith("SASL"):
+            # The probe saw the broker answer, so what did not finish is the login: refused before the
+            # client logged why (a busy broker answers a refusal late), or never answered.
+            raise BrokerUnavailable(
+                f"cannot connect to Kafka ({where}): the broker did not accept the login within "
+                f"{BOOTSTRAP_TIMEOUT_S:.0f} s. Check {_SASL_SETTINGS} (-v shows the client's log)"
+            ) from None
         raise BrokerUnavailable(
             f"cannot connect to Kafka ({where}): {_cause(error)}"
             + (f" (the connection was lost: {lost})" if lost else "")
@@ -124,10 +134,7 @@ def broker_errors(settings: KafkaSettings) -> Iterator[None]:
 
 
 def _login_refused(where: str, why: str) -> str:
-    return (
-        f"cannot connect to Kafka ({where}): the broker refused the login ({why}). Check "
-        "STREAMS_KAFKA__SASL_USERNAME, STREAMS_KAFKA__SASL_PASSWORD and STREAMS_KAFKA__SASL_MECHANISM"
-    )
+    return f"cannot connect to Kafka ({where}): the broker refused the login ({why}). Check {_SASL_SETTINGS}"
 
 
 class _Recorder(logging.Handler):

@@ -406,6 +406,20 @@ def test_a_refused_login_that_the_client_only_logged() -> None:
     assert "STREAMS_KAFKA__SASL_PASSWORD" in message and "secret" not in message
 
 
+def test_a_login_that_never_finished_names_the_login_settings() -> None:
+    from kafka.errors import KafkaTimeoutError
+
+    with pytest.raises(BrokerUnavailable) as raised, broker_errors(SASL):
+        # The broker answered the probe, the client logged no refusal (a busy broker), then timed out.
+        raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9093']")
+    message = str(raised.value)
+    assert "the broker did not accept the login within" in message
+    assert (
+        "STREAMS_KAFKA__SASL_USERNAME, STREAMS_KAFKA__SASL_PASSWORD and STREAMS_KAFKA__SASL_MECHANISM"
+        in message
+    )
+
+
 def test_a_lost_connection_that_the_client_only_logged() -> None:
     from kafka.errors import KafkaTimeoutError
 

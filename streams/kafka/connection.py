@@ -117,17 +117,17 @@ def broker_errors(settings: KafkaSettings) -> Iterator[None]:
         if refusal is not None:
             raise BrokerUnavailable(_login_refused(where, refusal)) from None
         lost = recorder.find("Connection lost: ")
-        if lost is None and settings.security_protocol.startswith("SASL"):
+        detail = f" (the connection was lost: {lost})" if lost else ""
+        if settings.security_protocol.startswith("SASL"):
             # The probe saw the broker answer, so what did not finish is the login: refused before the
-            # client logged why (a busy broker answers a refusal late), or never answered.
+            # client logged why (a busy broker answers late, or closes the connection first), or unanswered.
             raise BrokerUnavailable(
                 f"cannot connect to Kafka ({where}): the broker did not accept the login within "
-                f"{BOOTSTRAP_TIMEOUT_S:.0f} s. Check {_SASL_SETTINGS} (-v shows the client's log)"
+                f"{BOOTSTRAP_TIMEOUT_S:.0f} s{detail}. Check {_SASL_SETTINGS} (-v shows the client's log)"
             ) from None
         raise BrokerUnavailable(
-            f"cannot connect to Kafka ({where}): {_cause(error)}"
-            + (f" (the connection was lost: {lost})" if lost else "")
-            + f". Check {_SERVERS} and the {_PROTOCOL} / SASL_* / SSL_* settings (-v shows the client's log)"
+            f"cannot connect to Kafka ({where}): {_cause(error)}{detail}. Check {_SERVERS} and the "
+            f"{_PROTOCOL} / SSL_* settings (-v shows the client's log)"
         ) from None
     finally:
         client_log.removeHandler(recorder)

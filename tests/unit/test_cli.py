@@ -423,18 +423,20 @@ def test_a_login_that_never_finished_names_the_login_settings() -> None:
 def test_a_lost_connection_that_the_client_only_logged() -> None:
     from kafka.errors import KafkaTimeoutError
 
-    with pytest.raises(BrokerUnavailable) as raised, broker_errors(SASL):
-        logging.getLogger("kafka.net.connection").error(
-            "<KafkaConnection node_id=bootstrap-0>: Connection lost: KafkaConnectionError: "
-            "socket disconnected"
-        )
-        raise KafkaTimeoutError("KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9093']")
-    message = str(raised.value)
-    assert (
-        "Unable to bootstrap from ['127.0.0.1:9093'] (the connection was lost: KafkaConnectionError: "
-        in message
-    )
-    assert "KafkaTimeoutError" not in message and "STREAMS_KAFKA__SECURITY_PROTOCOL" in message
+    for settings, expected in (
+        (SASL, "the broker did not accept the login within"),
+        (KafkaSettings(bootstrap_servers="127.0.0.1:9093"), "Unable to bootstrap from ['127.0.0.1:9093']"),
+    ):
+        with pytest.raises(BrokerUnavailable) as raised, broker_errors(settings):
+            logging.getLogger("kafka.net.connection").error(
+                "<KafkaConnection node_id=bootstrap-0>: Connection lost: KafkaConnectionError: "
+                "socket disconnected"
+            )
+            raise KafkaTimeoutError("KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9093']")
+        message = str(raised.value)
+        assert expected in message
+        assert "(the connection was lost: KafkaConnectionError: socket disconnected)" in message
+        assert "KafkaTimeoutError" not in message
 
 
 def test_the_recorder_is_removed_afterwards() -> None:

@@ -1,7 +1,7 @@
 """Replaying history into the input topic: from a file, or from a time range of an input topic.
 
 Each message keeps its ``published_at`` as the Kafka timestamp, so a time range of the topic can later be
-found again with offsets-for-times and re-run after a model or threshold change.
+copied again (each record filtered by its own timestamp) and re-run after a model or threshold change.
 """
 
 from __future__ import annotations

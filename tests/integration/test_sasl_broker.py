@@ -114,8 +114,10 @@ def test_wrong_credentials_stop_the_worker_with_a_clear_error(
     done = streams_cli(env, "worker")
     output = done.stdout + done.stderr
     assert done.returncode == 2, output[-3000:]
-    # What failed, where, and as whom (kafka-python logs the broker's refusal; our message what to check).
-    assert "Authentication failed" in output
+    # What failed, where, and as whom: the broker's own reason when the client logged it within its bootstrap
+    # budget; on a busy machine the refusal can come later, and the line still names the login.
+    assert "Authentication failed" in output or "the broker did not accept the login within" in output
+    assert "STREAMS_KAFKA__SASL_PASSWORD" in output
     assert (
         f"error: cannot connect to Kafka ({sasl_broker.bootstrap}, SASL_PLAINTEXT, PLAIN as user 'streams')"
         in output

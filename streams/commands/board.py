@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
     app = create_board_app(view, zone, status)
 
     async def start_reading(app: web.Application) -> None:
-        import asyncio
-
         loop = asyncio.get_running_loop()
         signal = app[SIGNAL]
 

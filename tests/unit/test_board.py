@@ -347,6 +347,12 @@ def test_the_event_stream_announces_each_new_alert_once() -> None:
         update = await asyncio.wait_for(read_event(response.content), timeout=10)
         assert update["id"] == "1" and update["event"] == "update"
         assert [record["alert_id"] for record in json.loads(update["data"])["alerts"]] == ["a-7"]
+        # The view changes again (a story, no alert): the next update announces no alert, a re-sent one none.
+        view.add_alert(alert("burst", T0 + timedelta(days=1), alert_id="a-7"))
+        view.add_story(snapshot("later", "خبر دیگر", T0, T0))
+        app[SIGNAL].notify()
+        again = await asyncio.wait_for(read_event(response.content), timeout=10)
+        assert again["id"] == "1" and json.loads(again["data"])["alerts"] == []
         response.close()
 
     run_with_client(view, body)

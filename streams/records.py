@@ -78,6 +78,11 @@ class LinkExplanation(BaseModel):
     probability: float
     threshold: float
     features: dict[str, float]
+    merged: dict[str, float] | None = Field(
+        default=None,
+        description="Other candidate stories the article also belonged to by the linker (id: probability), "
+        "merged with the joined one into the older (the assignment's story); null when none",
+    )
 
 
 class Assignment(_Record):
@@ -110,6 +115,11 @@ class StorySnapshot(_Record):
     headline: str
     keywords: list[str]
     article_ids: list[str] = Field(description="The story's most recent article ids (at most 100)")
+    merged_into: str | None = Field(
+        default=None,
+        description="Set when the story closed by merging into that story (the same event told twice "
+        "until then): its articles belong to that story now",
+    )
 
 
 class ScoreComponents(_Record):

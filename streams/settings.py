@@ -107,6 +107,13 @@ class TrackerSettings(_Section):
         description="Join decision: 'auto' (the bundled learned linker where it was trained for this "
         "embedder and tracker configuration, else the rule), 'rule', or a linker file from train-linker",
     )
+    merge_probability: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="With the learned linker: when an article joins a story and another candidate story "
+        "reaches this probability too, the two merge into the older one (unset: never merge)",
+    )
     reorder_idle_seconds: float = Field(
         default=5.0,
         gt=0,

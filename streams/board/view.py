@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from streams.board.persian_time import TEHRAN
 from streams.core.emergence import EmergenceRule
+from streams.core.snapshots import final_story
 from streams.records import SCHEMA_VERSION, Alert, Assignment, Score, StorySnapshot
 
 EXCERPT_CHARS = 280
@@ -61,6 +62,11 @@ class StoryCard(BaseModel):
     last_alert_at: datetime | None = None
     hourly: list[int] = Field(
         description=f"Articles per hour over the story's life (its last {SPARKLINE_HOURS} hours)"
+    )
+    merged_from: list[str] = Field(
+        default_factory=list,
+        description="Stories merged into this one (the same event, told apart at first): their posts and "
+        "alerts are this story's",
     )
 
 
@@ -168,6 +174,10 @@ class BoardView:
         self._alerts: list[Alert] = []
         self._alert_ids: set[str] = set()
         self._alerts_by_story: dict[str, list[Alert]] = {}
+        # Story merges (a snapshot's ``merged_into``), both ways: records come in any order, so a story's
+        # posts and alerts are gathered from its whole family when asked.
+        self._merged_into: dict[str, str] = {}
+        self._merged_from: dict[str, set[str]] = {}
         self._newest: datetime | None = None
         self._version = 0
 
@@ -219,6 +229,9 @@ class BoardView:
             return False
         with self._lock:
             self._stories[snapshot.story_id] = snapshot
+            if snapshot.merged_into is not None:
+                self._merged_into[snapshot.story_id] = snapshot.merged_into
+                self._merged_from.setdefault(snapshot.merged_into, set()).add(snapshot.story_id)
             self._version += 1
         return True
 
@@ -270,14 +283,17 @@ class BoardView:
         return StoryList(at=at, total=len(cards), stories=cards[: wanted.limit])
 
     def story(self, story_id: str) -> StoryDetail | None:
+        """The story, or the one it merged into (its posts are there now)."""
         with self._lock:
+            story_id = final_story(story_id, self._merged_into)
             snapshot = self._stories.get(story_id)
             if snapshot is None:
                 return None
             card = self._card(snapshot, self._newest)
-            posts = [self._post(article_id) for article_id in self._members.get(story_id, set())]
-            alerts = list(self._alerts_by_story.get(story_id, []))
+            posts = [self._post(article_id) for article_id in self._member_ids(story_id)]
+            alerts = self._story_alerts(story_id)
         posts.sort(key=lambda post: (post.published_at, post.id))
+        alerts.sort(key=lambda alert: (alert.at, alert.alert_id))
         return StoryDetail(**card.model_dump(), posts=posts, alerts=alerts)
 
     def alerts(self, wanted: StoryFilter) -> AlertList:
@@ -295,7 +311,22 @@ class BoardView:
 
     # --- helpers (called with the lock held) ---------------------------------------------------------
 
+    def _family(self, story_id: str) -> list[str]:
+        """The story and every story merged into it, directly or through another merge."""
+        family = [story_id]
+        for member in family:  # grows while iterated: a breadth-first walk
+            family.extend(sorted(self._merged_from.get(member, set()) - set(family)))
+        return family
+
+    def _member_ids(self, story_id: str) -> set[str]:
+        return {article for member in self._family(story_id) for article in self._members.get(member, ())}
+
+    def _story_alerts(self, story_id: str) -> list[Alert]:
+        return [alert for member in self._family(story_id) for alert in self._alerts_by_story.get(member, [])]
+
     def _passes(self, snapshot: StorySnapshot, wanted: StoryFilter) -> bool:
+        if snapshot.merged_into is not None:
+            return False  # shown as the story it merged into
         if snapshot.status != "active" and not wanted.include_closed:
             return False
         if wanted.source is not None and wanted.source not in snapshot.sources:
@@ -304,7 +335,7 @@ class BoardView:
             return False
         if wanted.until is not None and snapshot.first_seen >= wanted.until:
             return False
-        if wanted.alerted_only and snapshot.story_id not in self._alerts_by_story:
+        if wanted.alerted_only and not self._story_alerts(snapshot.story_id):
             return False
         return wanted.query is None or fold(wanted.query) in fold(
             snapshot.headline + " " + " ".join(snapshot.keywords)
@@ -312,7 +343,7 @@ class BoardView:
 
     def _timeline(self, story_id: str) -> list[tuple[datetime, str]]:
         timeline = []
-        for article_id in self._members.get(story_id, set()):
+        for article_id in self._member_ids(story_id):
             post = self._posts.get(article_id)
             source = post.source if post is not None and post.source else ""
             timeline.append((self._membership[article_id].published_at, source))
@@ -321,7 +352,7 @@ class BoardView:
 
     def _card(self, snapshot: StorySnapshot, at: datetime | None) -> StoryCard:
         timeline = self._timeline(snapshot.story_id)
-        alerts = self._alerts_by_story.get(snapshot.story_id, [])
+        alerts = self._story_alerts(snapshot.story_id)
         now = at if at is not None else snapshot.last_seen
         return StoryCard(
             story_id=snapshot.story_id,
@@ -336,6 +367,7 @@ class BoardView:
             alerted=bool(alerts),
             last_alert_at=max((alert.at for alert in alerts), default=None),
             hourly=hourly_counts((moment for moment, _ in timeline), snapshot.first_seen, snapshot.last_seen),
+            merged_from=self._family(snapshot.story_id)[1:],
         )
 
     def _post(self, article_id: str) -> Post:

@@ -53,6 +53,12 @@ class AlertPolicy:
     def load_state(self, state: list[str]) -> None:
         self._alerted = set(state)
 
+    def merge(self, absorbed_id: str, survivor_id: str) -> None:
+        """``absorbed_id`` merged into ``survivor_id``: an alert on either stands for the event, once."""
+        if absorbed_id in self._alerted:
+            self._alerted.discard(absorbed_id)
+            self._alerted.add(survivor_id)
+
     def forget(self, story_id: str) -> None:
         """A closed story cannot alert again: drop its bookkeeping."""
         self._alerted.discard(story_id)

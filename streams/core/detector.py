@@ -83,6 +83,7 @@ class _StoryState:
             hot_stories=tracker.hot_stories,
             linker=linker if linker is not None else configured_linker(settings, calibration),
             describe=describe,
+            merge_probability=tracker.merge_probability,
         )
         # Document frequencies learned in tracking order: deterministic, live and offline alike.
         self.tfidf = OnlineTfidf(tracker.lexical_dimension) if tracker.lexical_weight > 0 else None
@@ -138,6 +139,11 @@ class _StoryState:
             lexical=self.tfidf.vector_then_observe(article.tokens) if self.tfidf else None,
         )
         story = placement.story
+        for absorbed in placement.absorbed:
+            self.policy.merge(absorbed.story_id, story.story_id)
+            for article_id in absorbed.article_ids:
+                self.seen_ids[article_id] = story.story_id
+            result.snapshots.append(snapshot_of(absorbed, status="closed", merged_into=story.story_id))
         self.seen_ids[article.id] = story.story_id
         result.assignment = Assignment(
             id=article.id,
@@ -164,6 +170,7 @@ def _explanation(placement: Placement) -> LinkExplanation | None:
         probability=link.probability,
         threshold=link.threshold,
         features=link.features,
+        merged=dict(link.merged) if link.merged else None,
     )
 
 

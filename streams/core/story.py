@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streams.codecs import decode_array, encode_array
-from streams.core.sparse import EMPTY_SPARSE, SparseVector
+from streams.core.sparse import EMPTY_SPARSE, SparseVector, sparse_add
 
 MAX_SNAPSHOT_IDS = 100
 KEYWORD_COUNT = 8
@@ -97,6 +97,23 @@ class Story:
             members=[(headline, decode_array(vector)) for headline, vector in state["members"]],
             sequence=state["sequence"],
         )
+
+    def absorb(self, other: Story) -> None:
+        """Add ``other``'s articles to this story (a merge: both turned out to tell one event). The ids and
+        the timeline stay in event-time order (this story's first on ties), so that the alert's first ids
+        and the emergence score read as if the articles had joined this story one by one."""
+        self.vector_sum = self.vector_sum + other.vector_sum
+        self.lexical = sparse_add(self.lexical, other.lexical)
+        mine = zip(self.timeline, self.article_ids, strict=True)
+        theirs = zip(other.timeline, other.article_ids, strict=True)
+        merged = sorted([*mine, *theirs], key=lambda entry: entry[0][0])
+        self.timeline = deque(moment for moment, _ in merged)
+        self.article_ids = [article_id for _, article_id in merged]
+        self.sources.update(other.sources)
+        self.token_counts.update(other.token_counts)
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.members = (self.members + other.members)[:MAX_MEMBERS]
 
     def keywords(self, count: int = KEYWORD_COUNT) -> list[str]:
         # Ties broken by the token itself so that output never depends on insertion order.

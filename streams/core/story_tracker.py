@@ -35,6 +35,9 @@ class LinkDecision:
     probability: float
     threshold: float
     features: dict[str, float]
+    # Other candidate stories the linker also placed the article in, with ``merge_probability`` or more:
+    # (story id, probability), merged with the joined one (see StoryTracker).
+    merged: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,8 @@ class Placement:
     link: LinkDecision | None = None  # with a linker: why it joined or opened
     # With ``describe``: each candidate story's id and ``FEATURES`` row, best rule score first.
     candidates: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # Stories merged into ``story`` by this article (closed; their articles are ``story``'s now).
+    absorbed: tuple[Story, ...] = ()
 
 
 class StoryTracker:
@@ -59,6 +64,11 @@ class StoryTracker:
     single-pass clustering on the dense cosine. With a ``linker`` (``streams/core/story_linking.py``) the
     rule only proposes: the linker weighs the rule's best few candidates on story-level features and decides.
     ``describe`` computes those features under the rule too (what the linker is trained on).
+
+    Merges (with a linker and ``merge_probability``): when the article joins a story and the linker gives
+    another candidate story ``merge_probability`` or more as well, the article is evidence that the two tell
+    one event, told apart so far because their first articles differed. They merge into the older story
+    (earliest first article; its id stays), which then holds both stories' articles, and the article joins it.
 
     Active stories live in a ``HotTier`` of the ``hot_stories`` most recently updated ones, scored exactly,
     and a ``ColdIndex`` for the rest (see ``streams/core/story_index.py``), so the cost per article does not
@@ -80,9 +90,11 @@ class StoryTracker:
         cold_candidates: int = 16,
         linker: StoryLinker | None = None,
         describe: bool = False,
+        merge_probability: float | None = None,
     ) -> None:
         self._dimension = dimension
         self._linker = linker
+        self._merge_probability = merge_probability if linker is not None else None
         # Candidates are weighed on features with a linker, or described for training (``describe``).
         self._describe = describe
         self._weigh = describe or linker is not None
@@ -149,11 +161,16 @@ class StoryTracker:
         """
         sparse = sparse_of(lexical) if lexical is not None and self._lexical_dimension else None
         candidates = self._candidates(vector, sparse, lexical, CANDIDATES if self._weigh else 1)
-        story, score, link, described = self._decide(candidates, published_at, source, tokens)
+        story, score, link, described, merging = self._decide(candidates, published_at, source, tokens)
         new_story = story is None
+        absorbed: list[Story] = []
+        moved_rows: list[int] = []
         if new_story:
             story = self._open(article_id, published_at, headline)
             score = 0.0
+        elif merging:
+            assert story is not None
+            story, absorbed, moved_rows = self._merge([story, *merging])
         assert story is not None
         story.vector_sum += vector
         story.article_ids.append(article_id)
@@ -171,6 +188,9 @@ class StoryTracker:
                 # The evicted story's row is the one ``story`` now holds: its recent members stop linking.
                 self._forget_recent_row(self._hot.row_of(story))
                 self._cold.add(evicted)
+        if moved_rows:
+            # The merged stories' recent members now link to the survivor's row.
+            self._recent_row[np.isin(self._recent_row, moved_rows)] = self._hot.row_of(story)
         story.sources[source] += 1
         story.token_counts.update(tokens)
         story.timeline.append((published_at, source))
@@ -182,7 +202,33 @@ class StoryTracker:
             story.members.append((headline, vector))
         if self._neighbors:
             self._remember(self._hot.row_of(story), vector, sparse)
-        return Placement(story=story, similarity=score, new_story=new_story, link=link, candidates=described)
+        return Placement(
+            story=story,
+            similarity=score,
+            new_story=new_story,
+            link=link,
+            candidates=described,
+            absorbed=tuple(absorbed),
+        )
+
+    def _merge(self, stories: list[Story]) -> tuple[Story, list[Story], list[int]]:
+        """Merge ``stories`` into the oldest; return it, the absorbed ones and the hot rows they all held.
+
+        Every one leaves the index first (its sums change), so the survivor is admitted again afterwards."""
+        ordered = sorted(stories, key=lambda story: (story.first_seen, story.story_id))
+        survivor, absorbed = ordered[0], ordered[1:]
+        rows: list[int] = []
+        for story in ordered:
+            row = self._hot.row_of(story)
+            if row >= 0:
+                rows.append(row)
+                self._hot.remove(story)
+            elif self._cold.holds(story):
+                self._cold.remove(story)
+        for story in absorbed:
+            survivor.absorb(story)
+            del self._stories[story.story_id]
+        return survivor, absorbed, rows
 
     def _decide(
         self,
@@ -190,15 +236,18 @@ class StoryTracker:
         published_at: datetime,
         source: str,
         tokens: tuple[str, ...] | list[str],
-    ) -> tuple[Story | None, float, LinkDecision | None, tuple[tuple[str, tuple[float, ...]], ...]]:
+    ) -> tuple[
+        Story | None, float, LinkDecision | None, tuple[tuple[str, tuple[float, ...]], ...], list[Story]
+    ]:
         """The story to join (None: open one) and its rule score, the linker's reasons, the described
-        candidates. Under the rule: the best candidate when its score is >= 0. With a linker: the most
-        probable candidate when its probability reaches the linker's threshold."""
+        candidates, the other stories to merge with it. Under the rule: the best candidate when its score
+        is >= 0. With a linker: the most probable candidate when its probability reaches the linker's
+        threshold (and every other candidate reaching ``merge_probability`` merges with it)."""
         if not candidates:
-            return None, 0.0, None, ()
+            return None, 0.0, None, (), []
         if not self._weigh:
             best = candidates[0]
-            return (best.story if best.rule_score >= 0.0 else None), best.rule_score, None, ()
+            return (best.story if best.rule_score >= 0.0 else None), best.rule_score, None, (), []
         features = link_features(candidates, published_at, source, tokens)
         described: tuple[tuple[str, tuple[float, ...]], ...] = ()
         if self._describe:
@@ -208,17 +257,27 @@ class StoryTracker:
             )
         if self._linker is None:
             best = candidates[0]
-            return (best.story if best.rule_score >= 0.0 else None), best.rule_score, None, described
+            return (best.story if best.rule_score >= 0.0 else None), best.rule_score, None, described, []
         probabilities = self._linker.probabilities(features)
         chosen = int(np.argmax(probabilities))
+        probability = round(float(probabilities[chosen]), 6)
+        joins = probability >= self._linker.threshold
+        merging: list[tuple[Story, float]] = []
+        if joins and self._merge_probability is not None:
+            merging = [
+                (candidate.story, round(float(other), 6))
+                for index, (candidate, other) in enumerate(zip(candidates, probabilities, strict=True))
+                if index != chosen and other >= self._merge_probability
+            ]
         link = LinkDecision(
             candidate=candidates[chosen].story.story_id,
-            probability=round(float(probabilities[chosen]), 6),
+            probability=probability,
             threshold=self._linker.threshold,
             features=dict(zip(FEATURES, _rounded(features[chosen]), strict=True)),
+            merged=tuple((story.story_id, value) for story, value in merging),
         )
-        joins = link.probability >= link.threshold
-        return (candidates[chosen].story if joins else None), candidates[chosen].rule_score, link, described
+        story = candidates[chosen].story if joins else None
+        return story, candidates[chosen].rule_score, link, described, [story for story, _ in merging]
 
     def expire(self, now: datetime) -> list[Story]:
         """Close the stories that got nothing within the window before ``now``; return them."""

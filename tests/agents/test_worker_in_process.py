@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from support.memory_kafka import ManualClock, MemoryRecovery, MemorySink, partitioned
 
+from streams.core.calibration import Calibration
 from streams.core.embedding import create_embedder
+from streams.core.story_linking import FEATURES, StoryLinker, configuration_of
 from streams.files import read_messages
 from streams.kafka.app import create_app
 from streams.kafka.topics import TopicNames
@@ -44,11 +46,11 @@ def agent_named(app: Any, name: str) -> Any:
     return next(agent for agent in app.agents.values() if agent.name.endswith(name))
 
 
-async def run_worker(lines: list[bytes], seed: int) -> tuple[MemorySink, Any]:
+async def run_worker(lines: list[bytes], seed: int, settings: Settings = SETTINGS) -> tuple[MemorySink, Any]:
     """The sample through both agents: input partitions interleaved at random, then the tracker's input."""
     sink = MemorySink()
     clock = ManualClock()
-    app = create_app(SETTINGS, sink=sink, recovery=MemoryRecovery(sink, NAMES), idle_clock=clock)
+    app = create_app(settings, sink=sink, recovery=MemoryRecovery(sink, NAMES), idle_clock=clock)
     partitions = partitioned(lines, PARTITIONS)
     rng = random.Random(seed)
     # Each partition keeps its order; which partition the consumer fetches from next is random.
@@ -97,12 +99,29 @@ def offline(sample_path: Path) -> OfflineResult:
     )
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_shuffled_partitions_through_the_agents_give_the_offline_result(
-    sample_bytes: list[bytes], offline: OfflineResult, seed: int
-) -> None:
-    sink, app = asyncio.run(run_worker(sample_bytes, seed))
+@pytest.fixture(scope="module")
+def merging(tmp_path_factory: pytest.TempPathFactory, sample_path: Path) -> tuple[Settings, OfflineResult]:
+    """Settings with a linker file that merges stories (it follows the rule's score: every other candidate
+    the rule would also join merges), and the offline run under them."""
+    path = tmp_path_factory.mktemp("linker") / "linker.json"
+    tracker = SETTINGS.tracker.model_copy(update={"linker": str(path), "merge_probability": 0.5})
+    settings = SETTINGS.model_copy(update={"tracker": tracker})
+    linker = StoryLinker(
+        weights=tuple(20.0 if name == "rule_score" else 0.0 for name in FEATURES),
+        bias=0.0,
+        mean=(0.0,) * len(FEATURES),
+        scale=(1.0,) * len(FEATURES),
+        threshold=0.5,
+        trained_with=configuration_of(settings, Calibration.declared(settings.embedder)),
+    )
+    path.write_text(linker.to_json(), encoding="utf-8")
+    result = run_offline(
+        read_messages(sample_path), settings, create_embedder(settings.embedder), progress=False
+    )
+    return settings, result
 
+
+def assert_worker_gives(sink: MemorySink, offline: OfflineResult) -> None:
     assignments = latest_by_key(sink, NAMES.assignments)
     assert {article: record["story_id"] for article, record in assignments.items()} == dict(
         offline.assignments
@@ -113,6 +132,24 @@ def test_shuffled_partitions_through_the_agents_give_the_offline_result(
     }
     alerts = [json.loads(value) for value in sink.values(NAMES.alerts)]
     assert alerts == [json.loads(alert.model_dump_json()) for alert in offline.alerts]
+
+
+def test_story_merges_through_the_agents_give_the_offline_result(
+    sample_bytes: list[bytes], merging: tuple[Settings, OfflineResult]
+) -> None:
+    settings, offline = merging
+    merged = [snapshot for snapshot in offline.snapshots.values() if snapshot.merged_into]
+    assert merged, "the merging linker must merge stories of the sample for this test to mean anything"
+    sink, _ = asyncio.run(run_worker(sample_bytes, 3, settings))
+    assert_worker_gives(sink, offline)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_shuffled_partitions_through_the_agents_give_the_offline_result(
+    sample_bytes: list[bytes], offline: OfflineResult, seed: int
+) -> None:
+    sink, app = asyncio.run(run_worker(sample_bytes, seed))
+    assert_worker_gives(sink, offline)
     assert offline.alerts, "the sample has emerging stories: the comparison must cover alerts"
     rejected = [json.loads(value) for value in sink.values(NAMES.rejected)]
     assert dead_letters(rejected) == dead_letters(

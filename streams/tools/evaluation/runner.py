@@ -23,6 +23,7 @@ from streams.core.embedding import CachingEmbedder, Embedder
 from streams.core.lexical import OnlineTfidf
 from streams.core.messages import InputMessage
 from streams.core.ordering import canonical_order_key
+from streams.core.snapshots import final_story
 from streams.offline import prepare_in_batches
 from streams.records import EmbeddedArticle
 from streams.settings import Settings
@@ -94,13 +95,18 @@ def run_system(system: System, articles: Sequence[EmbeddedArticle], embedder: Em
 
 
 def track_all(detector: Detector, articles: Sequence[EmbeddedArticle]) -> SystemRun:
-    """Each article's story and every alert of ``detector`` over ``articles``."""
+    """Each article's final story (through any merges) and every alert of ``detector`` over ``articles``."""
     run = SystemRun()
+    merged_into: dict[str, str] = {}
     for index, result in detector.track_in_order(articles):
         article = articles[index]
         if result.assignment is not None:
             run.assignment[article.id] = result.assignment.story_id
+        merged_into.update(
+            (snapshot.story_id, snapshot.merged_into) for snapshot in result.snapshots if snapshot.merged_into
+        )
         run.alerts.extend(AlertView(a.alert_id, a.at, tuple(a.article_ids)) for a in result.alerts)
+    run.assignment = {article: final_story(story, merged_into) for article, story in run.assignment.items()}
     return run
 
 

@@ -129,6 +129,12 @@ class ScoreComponents(_Record):
     window_sources: int = Field(description="Distinct sources in the burst window")
     rate_per_hour: float
     age_minutes: float = Field(description="Minutes from the story's first article to the alert")
+    sustained_articles: int | None = Field(
+        default=None, description="Articles in the sustained-coverage window (null: that path is off)"
+    )
+    sustained_sources: int | None = Field(
+        default=None, description="Distinct sources in the sustained-coverage window"
+    )
 
 
 class Score(_Record):

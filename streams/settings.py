@@ -128,6 +128,16 @@ class AlertSettings(_Section):
     min_articles: int = Field(default=3, ge=1, description="Articles in the burst window")
     min_sources: int = Field(default=2, ge=1, description="Distinct sources in the burst window")
     max_story_age_hours: float = Field(default=48.0, gt=0, description="Older stories are not 'emerging'")
+    sustained_window_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="A story also emerges with sustained coverage: the articles and sources below within "
+        "this many hours (0: bursts only)",
+    )
+    sustained_min_articles: int = Field(default=3, ge=1, description="Articles in the sustained window")
+    sustained_min_sources: int = Field(
+        default=2, ge=1, description="Distinct sources in the sustained window"
+    )
 
 
 class WorkerSettings(_Section):

@@ -19,7 +19,6 @@ from streams.core.calibration import Calibration
 from streams.core.embedding import HashingEmbedder
 from streams.settings import Settings
 from streams.tools.benchmarks import BenchConfig, run_benchmark
-from streams.tools.benchmarks.runner import check_targets
 from streams.tools.benchmarks.inprocess import (
     SYNTHETIC_ID_PREFIX,
     RememberedEmbedder,
@@ -33,6 +32,7 @@ from streams.tools.benchmarks.matmul_limit import (
     encoder_operations,
     measure_matmul,
 )
+from streams.tools.benchmarks.runner import check_targets
 
 SIZES = (5, 20)
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -91,3 +91,42 @@ def test_scores_are_rounded_for_stable_output() -> None:
     assert score.components.rate_per_hour == round(1 / (7 / 60), 6)
     assert score.value == round(1 / (7 / 60) * (1 / 3), 6)
     assert score.components.age_minutes == 0.333
+
+
+SUSTAINED = EmergenceRule(
+    burst_window=timedelta(minutes=60),
+    min_articles=3,
+    min_sources=2,
+    max_age=timedelta(hours=48),
+    sustained_window=timedelta(hours=24),
+    sustained_min_articles=4,
+    sustained_min_sources=2,
+)
+
+
+@pytest.mark.parametrize(
+    ("posts", "now", "emerging"),
+    [
+        # Four posts from two sources, hours apart: never a burst, but sustained coverage.
+        ([(0, "a"), (120, "b"), (240, "a"), (360, "b")], 360, True),
+        ([(0, "a"), (120, "b"), (240, "a")], 240, False),  # three: too few for the slow path
+        ([(0, "a"), (120, "a"), (240, "a"), (360, "a")], 360, False),  # one source
+        ([(0, "a"), (120, "b"), (240, "a"), (1500, "b")], 1500, False),  # the first left the 24 h window
+        ([(0, "a"), (10, "b"), (20, "a")], 20, True),  # a burst still emerges at three
+    ],
+)
+def test_sustained_coverage_emerges_at_a_slower_pace(
+    posts: list[tuple[float, str]], now: float, emerging: bool
+) -> None:
+    score = SUSTAINED.score(story(*posts), minutes(now))
+    assert SUSTAINED.is_emerging(score) is emerging
+    # Without the sustained path only the burst emerges.
+    assert RULE.is_emerging(RULE.score(story(*posts), minutes(now))) is (emerging and now == 20)
+
+
+def test_sustained_counts_travel_with_the_score() -> None:
+    score = SUSTAINED.score(story((0, "a"), (120, "b"), (240, "a"), (360, "c")), minutes(360))
+    parts = score.components
+    assert (parts.sustained_articles, parts.sustained_sources) == (4, 3)
+    assert (parts.window_articles, parts.window_sources) == (1, 1)
+    assert RULE.score(story((0, "a")), minutes(0)).components.sustained_articles is None

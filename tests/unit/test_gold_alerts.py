@@ -33,7 +33,9 @@ LABELS = {
 
 
 def test_a_three_hour_burst_misses_the_slow_story() -> None:
-    alerts = alerts_on_gold(LABELS, rule_of(AlertSettings(burst_window_minutes=180)))
+    alerts = alerts_on_gold(
+        LABELS, rule_of(AlertSettings(burst_window_minutes=180, sustained_window_hours=0))
+    )
     # One alert, on A's third post (the first time 3 posts from 2 sources fall in the window).
     assert [(alert.at, alert.article_ids) for alert in alerts] == [
         (T0 + timedelta(minutes=20), ("a1", "a2", "a3"))
@@ -45,5 +47,16 @@ def test_a_three_hour_burst_misses_the_slow_story() -> None:
 def test_a_day_long_window_alerts_on_both_by_their_third_post() -> None:
     alerts = alerts_on_gold(LABELS, rule_of(AlertSettings(burst_window_minutes=24 * 60)))
     assert [alert.article_ids[-1] for alert in alerts] == ["a3", "b3"]
+    scores = emergence(LABELS, alerts)
+    assert (scores.recall, scores.precision, scores.alerts_per_referred_story) == (1.0, 1.0, 1.0)
+
+
+def test_sustained_coverage_alerts_on_the_slow_story_by_its_third_post() -> None:
+    # The default rule: 3 posts from 2 sources within the 3 h burst, or within 24 h.
+    alerts = alerts_on_gold(LABELS, rule_of(AlertSettings()))
+    assert [(alert.at, alert.article_ids[-1]) for alert in alerts] == [
+        (T0 + timedelta(minutes=20), "a3"),
+        (T0 + timedelta(minutes=400), "b3"),
+    ]
     scores = emergence(LABELS, alerts)
     assert (scores.recall, scores.precision, scores.alerts_per_referred_story) == (1.0, 1.0, 1.0)

@@ -73,7 +73,7 @@ def format_gold_alert_report(report: dict[str, Any]) -> str:
     rule = report["alerts"]
     out = [
         f"alert rule on the gold stories: >= {rule['min_articles']} articles from >= {rule['min_sources']} "
-        f"sources within {rule['burst_window_minutes']:g} min, story younger than "
+        f"sources within {rule['burst_window_minutes']:g} min{_sustained(rule)}, story younger than "
         f"{rule['max_story_age_hours']:g} h",
         f"{'day':<18} {'emerging':>8} {'alerts':>6} {'recall':>6} {'prec':>6} {'al/st':>5} {'posts':>5} "
         f"{'min':>6}",
@@ -87,3 +87,12 @@ def format_gold_alert_report(report: dict[str, Any]) -> str:
             f"{'-' if posts is None else f'{posts:g}':>5} {'-' if minutes is None else f'{minutes:.0f}':>6}"
         )
     return "\n".join(out)
+
+
+def _sustained(rule: dict[str, Any]) -> str:
+    if not rule["sustained_window_hours"]:
+        return ""
+    return (
+        f", or >= {rule['sustained_min_articles']} from >= {rule['sustained_min_sources']} within "
+        f"{rule['sustained_window_hours']:g} h"
+    )

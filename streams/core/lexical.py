@@ -10,13 +10,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from streams.codecs import decode_array, encode_array
 from streams.core.ngrams import hashed_bucket, word_ngrams
+
+# Feature -> bucket per dimension, shared by every OnlineTfidf of the process (a pure function of the two:
+# runs over the same texts, such as the evaluation's systems over each window, hash each feature once).
+_MEMO_LIMIT = 2_000_000
+_memos: dict[int, dict[str, int]] = {}
 
 
 class OnlineTfidf:
@@ -26,19 +31,26 @@ class OnlineTfidf:
         self.dimension = dimension
         self._document_frequency: Counter[int] = Counter()
         self._documents = 0
-        self._buckets: dict[str, int] = {}
+        self._buckets = _memos.setdefault(dimension, {})
 
     def _bucket(self, feature: str) -> int:
         bucket = self._buckets.get(feature)
         if bucket is None:
             bucket = hashed_bucket(feature, self.dimension)
-            if len(self._buckets) < 2_000_000:  # bounded memo
+            if len(self._buckets) < _MEMO_LIMIT:  # bounded memo
                 self._buckets[feature] = bucket
         return bucket
 
     def features(self, tokens: Sequence[str]) -> Counter[int]:
         """Hashed unigram and bigram counts."""
-        return Counter(self._bucket(gram) for gram in word_ngrams(tokens))
+        grams = word_ngrams(tokens)
+        # Memo look-ups in one C-level pass; only features not memoized (None) are hashed, in text order.
+        memo: list[int | None] = list(map(self._buckets.get, grams))
+        if None not in memo:
+            return Counter(cast(list[int], memo))
+        return Counter(
+            self._bucket(gram) if bucket is None else bucket for gram, bucket in zip(grams, memo, strict=True)
+        )
 
     def vector(self, tokens: Sequence[str]) -> NDArray[np.float32]:
         """The unit TF-IDF vector of ``tokens`` under the statistics seen so far."""
@@ -73,8 +85,9 @@ class OnlineTfidf:
     def _vector(self, features: Counter[int]) -> NDArray[np.float32]:
         vector = np.zeros(self.dimension, dtype=np.float32)
         documents = self._documents + 1
+        frequency = self._document_frequency.get  # not Counter's __missing__: a Python call per unseen bucket
         for bucket, count in features.items():
-            idf = math.log((documents + 1) / (self._document_frequency[bucket] + 1)) + 1.0
+            idf = math.log((documents + 1) / (frequency(bucket, 0) + 1)) + 1.0
             vector[bucket] = (1.0 + math.log(count)) * idf
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter, deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,6 +46,10 @@ class Story:
     members: list[tuple[str, NDArray[np.float32]]] = field(default_factory=list)
     # Tracker-wide number of the last update: orders expiry among stories last seen at the same instant.
     sequence: int = 0
+    # ``keywords()``'s ranking kept up to date by ``add_tokens`` (not state: rebuilt on demand). Valid only
+    # while ``_ranked_at`` is the article count, so a change made without ``add_tokens`` is never served.
+    _ranked: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _ranked_at: int = field(default=-1, init=False, repr=False, compare=False)
 
     @property
     def article_count(self) -> int:
@@ -111,14 +116,49 @@ class Story:
         self.article_ids = [article_id for _, article_id in merged]
         self.sources.update(other.sources)
         self.token_counts.update(other.token_counts)
+        self._ranked = None  # the keyword ranking is rebuilt from the merged counts
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
         self.members = (self.members + other.members)[:MAX_MEMBERS]
 
+    def add_tokens(self, tokens: Sequence[str]) -> None:
+        """Count the tokens of the article just appended to ``article_ids``.
+
+        Counts only grow, so a token outside the top ``KEYWORD_COUNT`` that this article does not name
+        stays behind all of them: the new top is among the old top and this article's tokens.
+        """
+        counts = self.token_counts
+        counts.update(tokens)
+        if self._ranked is None or self._ranked_at != self.article_count - 1:
+            self._ranked = None
+            return
+        contenders = [(token, counts[token]) for token in self._ranked]
+        if len(contenders) == KEYWORD_COUNT:
+            # A token ranked behind every old top token (now counted anew) cannot enter: skip it early.
+            last, least = max(contenders, key=lambda item: (-item[1], item[0]))
+            for token in set(tokens).difference(self._ranked):
+                count = counts[token]
+                if count > least or (count == least and token < last):
+                    contenders.append((token, count))
+        else:
+            contenders.extend((token, counts[token]) for token in set(tokens).difference(self._ranked))
+        self._ranked = _top_tokens(contenders, KEYWORD_COUNT)
+        self._ranked_at = self.article_count
+
     def keywords(self, count: int = KEYWORD_COUNT) -> list[str]:
-        # Ties broken by the token itself so that output never depends on insertion order.
-        ranked = heapq.nsmallest(count, self.token_counts.items(), key=lambda item: (-item[1], item[0]))
-        return [token for token, _ in ranked]
+        if count == KEYWORD_COUNT and self._ranked is not None and self._ranked_at == self.article_count:
+            return list(self._ranked)
+        ranked = _top_tokens(self.token_counts.items(), count)
+        if count == KEYWORD_COUNT:
+            self._ranked, self._ranked_at = ranked, self.article_count
+        return list(ranked)
+
+
+def _top_tokens(counted: Iterable[tuple[str, int]], count: int) -> list[str]:
+    """The ``count`` most frequent of the (token, count) pairs; ties broken by the token itself so that
+    output never depends on insertion order."""
+    ranked = heapq.nsmallest(count, counted, key=lambda item: (-item[1], item[0]))
+    return [token for token, _ in ranked]
 
 
 # Members kept to name the story by its most central post.

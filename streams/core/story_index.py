@@ -192,13 +192,19 @@ class ColdIndex[S: IndexedStory]:
     the index is rebuilt once they outnumber the live ones.
     """
 
-    def __init__(self, features: int = 16) -> None:
+    def __init__(self, features: int = 16, centered: bool = False) -> None:
         self._features = features
+        self._centered = centered
         self._postings: dict[int, _Postings] = {}
         self._live: dict[int, S] = {}
         self._ticket_of: dict[str, int] = {}
         self._next_ticket = 0
         self._dead = 0
+        # Per live story id, what exact scoring reads of it, computed once at ``add`` (a cold story is
+        # frozen): its lexical norm, and its dense row as the hot tier keeps it (the mean with
+        # ``centered``, else the unit centroid).
+        self._lexical_norm: dict[str, float] = {}
+        self._dense_row: dict[str, NDArray[np.float32]] = {}
 
     def __len__(self) -> int:
         return len(self._live)
@@ -230,10 +236,14 @@ class ColdIndex[S: IndexedStory]:
             self._next_ticket += 1
         self._live[ticket] = story
         self._ticket_of[story.story_id] = ticket
+        if story.story_id not in self._dense_row:  # kept through a rebuild
+            self._dense_row[story.story_id] = story.mean() if self._centered else story.centroid()
         indices, values = story.lexical
         if not len(indices):
+            self._lexical_norm[story.story_id] = 1.0
             return
         norm = float(np.sqrt(values @ values)) or 1.0
+        self._lexical_norm[story.story_id] = norm
         strongest = np.argsort(-values, kind="stable")[: self._features]
         for position in strongest:
             bucket = int(indices[position])
@@ -244,6 +254,8 @@ class ColdIndex[S: IndexedStory]:
 
     def remove(self, story: S) -> None:
         del self._live[self._ticket_of.pop(story.story_id)]
+        del self._lexical_norm[story.story_id]
+        self._dense_row.pop(story.story_id, None)
         self._dead += 1
         if self._dead > len(self._live) + 1024:
             self._rebuild()
@@ -254,23 +266,52 @@ class ColdIndex[S: IndexedStory]:
         if not self._live or not len(indices):
             return []
         strongest = np.argsort(-values, kind="stable")[: self._features]
-        tickets: list[NDArray[np.int64]] = []
-        weights: list[NDArray[np.float32]] = []
-        for position in strongest:
-            postings = self._postings.get(int(indices[position]))
+        postings_of = self._postings.get
+        kept: list[_Postings] = []
+        places: list[int] = []
+        for place, bucket in enumerate(indices[strongest].tolist()):
+            postings = postings_of(bucket)
             if postings is not None and postings.size:
-                tickets.append(postings.tickets[: postings.size])
-                weights.append(postings.weights[: postings.size] * values[position])
-        if not tickets:
+                kept.append(postings)
+                places.append(place)
+        if not kept:
             return []
-        overlap = np.bincount(np.concatenate(tickets), np.concatenate(weights), minlength=self._next_ticket)
-        ranked = np.flatnonzero(overlap > 0)
+        # Each posting's weight times the article's in one float32 product (the same as one per feature).
+        tickets = np.concatenate([postings.tickets[: postings.size] for postings in kept])
+        scale = np.repeat(values[strongest][places], [postings.size for postings in kept])
+        weights = np.concatenate([postings.weights[: postings.size] for postings in kept]) * scale
+        # Summed per ticket in posting order (bincount's: the same float64 sums either way). Few postings
+        # against many tickets issued: over the distinct tickets only, not a pass over every ticket.
+        if len(tickets) * 16 < self._next_ticket:
+            distinct, slot = np.unique(tickets, return_inverse=True)
+            sums = np.bincount(slot, weights)
+            positive = sums > 0
+            ranked, overlap = distinct[positive], sums[positive]
+        else:
+            sums = np.bincount(tickets, weights, minlength=self._next_ticket)
+            ranked = np.flatnonzero(sums > 0)
+            overlap = sums[ranked]
         if len(ranked) > limit * 4:
-            ranked = ranked[np.argpartition(-overlap[ranked], limit * 4)[: limit * 4]]
+            chosen = np.argpartition(-overlap, limit * 4)[: limit * 4]
+            ranked, overlap = ranked[chosen], overlap[chosen]
         # Highest overlap first, then oldest ticket: deterministic.
-        order = sorted(ranked.tolist(), key=lambda ticket: (-overlap[ticket], ticket))
-        found = [self._live[ticket] for ticket in order if ticket in self._live]
-        return found[:limit]
+        order = ranked[np.lexsort((ranked, -overlap))].tolist()
+        found: list[S] = []
+        for ticket in order:
+            story = self._live.get(ticket)
+            if story is not None:  # None: removed since (removal is lazy)
+                found.append(story)
+                if len(found) == limit:
+                    break
+        return found
+
+    def dense_rows(self, stories: Sequence[S]) -> NDArray[np.float32]:
+        """The dense rows of cold ``stories``, stacked (see ``centered``)."""
+        return np.stack([self._dense_row[story.story_id] for story in stories])
+
+    def lexical_norm(self, story: S) -> float:
+        """The norm of a cold story's lexical sum (1 when it has none), as ``add`` measured it."""
+        return self._lexical_norm[story.story_id]
 
     def _rebuild(self) -> None:
         stories = list(self._live.values())
@@ -279,5 +320,6 @@ class ColdIndex[S: IndexedStory]:
         self._ticket_of = {}
         self._next_ticket = 0
         self._dead = 0
+        self._lexical_norm = {}
         for story in stories:
             self.add(story)

@@ -102,7 +102,7 @@ def link_features(
                 math.log1p(max((published_at - story.first_seen).total_seconds() / 3600, 0.0)),
                 math.log(size),
                 story.sources.get(source, 0) / size,
-                sum(1 for token in distinct if token in counts) / max(len(distinct), 1),
+                sum(map(counts.__contains__, distinct)) / max(len(distinct), 1),
                 float(rank),
                 1.0 if rank == 0 else 0.0,
                 candidate.rule_score - top_rule,

@@ -112,7 +112,7 @@ class StoryTracker:
         self._hot: HotTier[Story] = HotTier(
             max(hot_stories, neighbors, 1), dimension, lexical_dimension, center
         )
-        self._cold: ColdIndex[Story] = ColdIndex()
+        self._cold: ColdIndex[Story] = ColdIndex(centered=center)
         self._cold_candidates = cold_candidates
         self._stories: dict[str, Story] = {}
         # (last_seen, sequence, story id) per update, earliest first: expiry pops instead of scanning.
@@ -192,7 +192,7 @@ class StoryTracker:
             # The merged stories' recent members now link to the survivor's row.
             self._recent_row[np.isin(self._recent_row, moved_rows)] = self._hot.row_of(story)
         story.sources[source] += 1
-        story.token_counts.update(tokens)
+        story.add_tokens(tokens)
         story.timeline.append((published_at, source))
         story.last_seen = max(story.last_seen, published_at)
         self._sequence += 1
@@ -477,7 +477,7 @@ class StoryTracker:
         candidates = self._cold.candidates(lexical, self._cold_candidates)
         if not candidates:
             return []
-        centroids = np.stack([story.mean() if self._center else story.centroid() for story in candidates])
+        centroids = self._cold.dense_rows(candidates)
         query = vector if mean is None else vector - mean
         lengths = np.linalg.norm(centroids if mean is None else centroids - mean, axis=1)
         query_length = float(np.linalg.norm(query)) or 1.0
@@ -487,8 +487,7 @@ class StoryTracker:
         )
         lexical_cosines = np.array(
             [
-                float(lexical_dense[story.lexical[0]] @ story.lexical[1])
-                / (float(np.sqrt(story.lexical[1] @ story.lexical[1])) or 1.0)
+                float(lexical_dense[story.lexical[0]] @ story.lexical[1]) / self._cold.lexical_norm(story)
                 for story in candidates
             ],
             dtype=np.float32,
@@ -505,7 +504,7 @@ class StoryTracker:
                 float(lexical_similarity),
             )
             for story, score, similarity, lexical_similarity in zip(
-                candidates, scores.tolist(), dense, lexical_cosines, strict=True
+                candidates, scores.tolist(), dense.tolist(), lexical_cosines.tolist(), strict=True
             )
         ]
 

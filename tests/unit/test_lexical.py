@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from streams.core.lexical import OnlineTfidf
+from streams.core.sparse import sparse_add
 
 # Large enough that the handful of features in these tests never share a bucket.
 BIG = 2**20
@@ -149,3 +150,15 @@ def test_vector_then_observe_equals_vector_followed_by_observe() -> None:
         expected = separate.vector(tokens)
         separate.observe(tokens)
         np.testing.assert_array_equal(combined.vector_then_observe(tokens), expected)
+
+
+def test_sparse_add_sums_shared_indices_and_keeps_the_rest() -> None:
+    left = (np.array([1, 4, 9], dtype=np.int64), np.array([0.5, 1.0, 2.0], dtype=np.float32))
+    right = (np.array([0, 4, 12], dtype=np.int64), np.array([3.0, 0.25, 1.5], dtype=np.float32))
+    indices, values = sparse_add(left, right)
+    assert indices.tolist() == [0, 1, 4, 9, 12] and indices.dtype == np.int64
+    assert values.tolist() == [3.0, 0.5, 1.25, 2.0, 1.5] and values.dtype == np.float32
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    alone = sparse_add(empty, right)
+    assert alone[0].tolist() == [0, 4, 12] and alone[1].tolist() == [3.0, 0.25, 1.5]
+    assert alone[0] is not right[0]  # a copy: the story's sum never aliases the article's vector

@@ -322,3 +322,26 @@ def test_a_story_is_named_by_its_most_central_member() -> None:
     story = tracker.place("c", T0, "s1", "other side", (), unit(1.0, 0.0, -1.0)).story
     assert story.headline == "off to the side"  # the opener's
     assert story.central_headline() == "the middle"
+
+
+def test_keywords_kept_across_placements_equal_a_full_ranking() -> None:
+    # The ranking is updated per article (the old top and the article's tokens), never re-sorted in full.
+    rng = np.random.default_rng(5)
+    vocabulary = [f"w{index:02d}" for index in range(40)]
+    tracker = StoryTracker(DIM, threshold=0.5, window=WINDOW)
+    story = place(tracker, "a0", axis(0), tokens=("w00",)).story
+    for index in range(1, 60):
+        tokens = tuple(rng.choice(vocabulary[: 5 + index % 35], size=int(rng.integers(0, 12))).tolist())
+        place(tracker, f"a{index}", axis(0), minutes=index, tokens=tokens)
+        full = sorted(story.token_counts.items(), key=lambda item: (-item[1], item[0]))
+        assert story.keywords() == [token for token, _ in full[:KEYWORD_COUNT]]
+        assert story.keywords(3) == [token for token, _ in full[:3]]
+
+
+def test_keywords_follow_counts_changed_outside_add_tokens() -> None:
+    tracker = StoryTracker(DIM, threshold=0.5, window=WINDOW)
+    story = place(tracker, "a", axis(0), tokens=("x", "y")).story
+    assert story.keywords() == ["x", "y"]
+    story.article_ids.append("merged")  # as a merge would: more articles, counts changed directly
+    story.token_counts.update({"z": 5})
+    assert story.keywords() == ["z", "x", "y"]

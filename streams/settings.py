@@ -147,7 +147,19 @@ class WorkerSettings(_Section):
     web_host: str = Field(default="127.0.0.1", description="Address the web/metrics port binds to")
     web_port: int = 6066
     data_dir: str = ".cache/worker"
-    embed_batch_seconds: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch")
+    embed_batch_seconds: float = Field(default=0.2, gt=0, description="Longest wait to fill a batch")
+    fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=0,
+        description="Longest time the broker holds the worker's fetch open waiting for new messages (Faust "
+        "asks for 1,500 ms, which adds up to 1.5 s of latency to the first article after a lull)",
+    )
+    report_drained_partitions: bool = Field(
+        default=True,
+        description="After each batch the embedding stage asks the broker for its input partitions' end "
+        "offsets and tells the tracker which it has read to the end, so those stop holding back event "
+        "time at once (false: only reorder_idle_seconds of silence lets a partition go)",
+    )
     max_text_chars: int = Field(default=100_000, ge=1, description="Longer article texts are rejected")
     session_timeout_seconds: float = Field(
         default=30.0,

@@ -3,8 +3,12 @@
 Articles reach the single story tracker from several input partitions, interleaved in whatever order the
 consumers fetched them. Story clustering depends on order, so the tracker releases articles in the
 canonical order ``(published_at, id)`` once every input partition has moved past that time (a per-partition
-watermark, as in Flink and Dataflow). A partition that has been silent for ``idle_seconds`` of wall time
-stops holding the others back, so a quiet feed delays alerts by at most that long.
+watermark, as in Flink and Dataflow). Two things stop a partition from holding the others back sooner:
+- ``advance``: whoever reads the input tells the buffer that a partition has nothing more to deliver that
+  sorts at or before a given key (the worker's embedding stage says so for the partitions it has read to
+  their end, ``streams/kafka/input_progress.py``), so articles go as soon as the input is drained;
+- ``idle_seconds`` of wall-time silence, for partitions nobody reports on, so a quiet feed delays alerts by
+  at most that long.
 The offline command sorts its input by the same key (``canonical_order_key``, the one definition of that
 order), which is why live and offline runs agree.
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +53,8 @@ class ReorderBuffer[T]:
         self._heap: list[_Pending[T]] = []
         self._sequence = 0
         self._partition_time: dict[int, datetime] = {}
+        # Per partition, the canonical key that nothing it delivers from now on sorts at or before.
+        self._drained_through: dict[int, tuple[datetime, str]] = {}
         self._partition_seen_at: dict[int, float] = {}
         self._started_at = wall_clock()
         # (event_time, key) of the last released item: anything that sorts before it comes too late.
@@ -79,6 +85,15 @@ class ReorderBuffer[T]:
         heapq.heappush(self._heap, _Pending(event_time, key, self._sequence, item))
         return self._release(self._watermark(now))
 
+    def advance(self, partitions: Iterable[int], through: tuple[datetime, str]) -> list[T]:
+        """``partitions`` will deliver nothing more that sorts at or before ``through`` (a
+        ``canonical_order_key``); return the items that are now safe to process, in canonical order."""
+        for partition in partitions:
+            previous = self._drained_through.get(partition)
+            if previous is None or through > previous:
+                self._drained_through[partition] = through
+        return self._release(self._watermark(self._wall_clock()))
+
     def to_state(self, encode_item: Callable[[T], Any]) -> dict[str, Any]:
         """Held items and watermarks as plain JSON (wall-clock idleness is not kept: it restarts)."""
         return {
@@ -89,6 +104,10 @@ class ReorderBuffer[T]:
             "sequence": self._sequence,
             "partition_time": {
                 str(partition): moment.isoformat() for partition, moment in self._partition_time.items()
+            },
+            "drained_through": {
+                str(partition): [moment.isoformat(), key]
+                for partition, (moment, key) in self._drained_through.items()
             },
             "released_until": None
             if self._released_until is None
@@ -107,6 +126,11 @@ class ReorderBuffer[T]:
             int(partition): datetime.fromisoformat(moment)
             for partition, moment in state["partition_time"].items()
         }
+        # Absent from checkpoints written before ``advance`` existed.
+        self._drained_through = {
+            int(partition): (datetime.fromisoformat(moment), key)
+            for partition, (moment, key) in state.get("drained_through", {}).items()
+        }
         now = self._wall_clock()
         self._partition_seen_at = dict.fromkeys(self._partition_time, now)
         released = state["released_until"]
@@ -123,31 +147,44 @@ class ReorderBuffer[T]:
         """Release everything (end of input)."""
         return self._release(None, everything=True)
 
-    def _watermark(self, now: float) -> datetime | None:
-        """Oldest event time an active partition may still deliver; None: nothing can be released."""
-        times: list[datetime] = []
-        for partition in range(self._partitions):
-            seen_at = self._partition_seen_at.get(partition, self._started_at)
-            if now - seen_at >= self._idle_seconds:
+    def _watermark(self, now: float) -> tuple[datetime, str] | None:
+        """Items sorting before this key are safe: no active partition may still deliver one.
+        None: nothing can be released."""
+        bounds: list[tuple[datetime, str]] = []
+        # Partitions beyond the configured count (a topic that grew) count like the others once known.
+        known = set(range(self._partitions)) | self._partition_time.keys() | self._drained_through.keys()
+        for partition in sorted(known):
+            seen_at = self._partition_seen_at.get(partition)
+            if seen_at is None and partition >= self._partitions:
+                seen_at = now - self._idle_seconds  # known only from a report: not waited for
+            if now - (self._started_at if seen_at is None else seen_at) >= self._idle_seconds:
                 continue  # idle: does not hold the others back
-            if partition not in self._partition_time:
-                return None  # active but nothing seen yet: anything may still come
-            times.append(self._partition_time[partition])
-        # Partitions beyond the configured count (a topic that grew) count like the others.
-        for partition, event_time in self._partition_time.items():
-            if (
-                partition >= self._partitions
-                and now - self._partition_seen_at[partition] < self._idle_seconds
-            ):
-                times.append(event_time)
-        if not times:
-            return datetime.max.replace(tzinfo=self._heap[0].event_time.tzinfo) if self._heap else None
-        return min(times)
+            bound = self._bound(partition)
+            if bound is None:
+                return None  # active, nothing seen or reported yet: anything may still come
+            bounds.append(bound)
+        if not bounds:
+            return (datetime.max.replace(tzinfo=self._heap[0].event_time.tzinfo), "") if self._heap else None
+        return min(bounds)
 
-    def _release(self, watermark: datetime | None, everything: bool = False) -> list[T]:
+    def _bound(self, partition: int) -> tuple[datetime, str] | None:
+        """What ``partition`` lets through: everything strictly older than its newest event time (it may
+        still deliver another item at that instant), and everything at or before its reported key (the
+        smallest string after a key is the key plus NUL)."""
+        bounds: list[tuple[datetime, str]] = []
+        if partition in self._partition_time:
+            bounds.append((self._partition_time[partition], ""))
+        if partition in self._drained_through:
+            moment, key = self._drained_through[partition]
+            bounds.append((moment, key + "\0"))
+        return max(bounds) if bounds else None
+
+    def _release(self, watermark: tuple[datetime, str] | None, everything: bool = False) -> list[T]:
         released: list[T] = []
-        # Strictly older than the watermark: a partition may still deliver another item at that instant.
-        while self._heap and (everything or (watermark is not None and self._heap[0].event_time < watermark)):
+        while self._heap and (
+            everything
+            or (watermark is not None and (self._heap[0].event_time, self._heap[0].key) < watermark)
+        ):
             pending = heapq.heappop(self._heap)
             self._released_until = (pending.event_time, pending.key)
             released.append(pending.item)

@@ -29,12 +29,14 @@ from typing import Any
 import faust
 from faust.exceptions import ConsumerNotStarted
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import CollectorRegistry
 
 from streams.core.embedding import create_embedder
 from streams.core.messages import InputMessage
 from streams.kafka.checkpoint_store import KafkaRecoverySource
-from streams.kafka.embedding_step import EmbedderFactory
+from streams.kafka.embedding_step import EmbedderFactory, EmbeddingStep
+from streams.kafka.input_progress import InputProgress
 from streams.kafka.output_step import RecordSink
 from streams.kafka.topics import TopicNames
 from streams.kafka.tracking_step import RecoverySource
@@ -82,9 +84,74 @@ def _consumer_offsets(app: faust.App, topics: Collection[str]) -> PartitionOffse
         return {}
 
 
+async def _prepare_batch(
+    app: faust.App, settings: Settings, step: EmbeddingStep, batch: list[tuple[InputMessage, Trace]]
+) -> None:
+    """The embedding step on one batch, told the input's positions when it reports drained partitions."""
+    if not settings.worker.report_drained_partitions:
+        await step.process(batch)
+        return
+    # Asked after the batch was read: what the broker had then is all the batch can speak for.
+    ends, committed = await _input_positions(
+        app, TopicNames.from_prefix(settings.kafka.topic_prefix).articles
+    )
+    await step.process(batch, ends, committed)
+
+
+async def _input_positions(
+    app: faust.App, topic: str
+) -> tuple[dict[int, int | None], dict[int, int | None]] | tuple[None, None]:
+    """End offset (a broker round trip, not the last fetch's view) and committed offset of each assigned
+    partition of ``topic``; (None, None) when the consumer cannot say (then nothing is reported)."""
+    consumer = app.consumer
+    try:
+        partitions = [tp for tp in consumer.assignment() if tp.topic == topic]
+        ends = await consumer.highwaters(*partitions) if partitions else {}
+    except Exception as error:  # a broker hiccup costs only latency: the idle timer still lets go
+        log.debug("input end offsets unavailable (%s): no drained partitions reported", error)
+        return None, None
+    committed = getattr(consumer, "_committed_offset", None) or {}
+    return (
+        {tp.partition: ends.get(tp) for tp in partitions},
+        {tp.partition: committed.get(tp) for tp in partitions},
+    )
+
+
 def _serve_metrics(app: faust.App, metrics: StreamsMetrics) -> None:
     """Faust's sensors into the same registry, and the registry on the web port at /metrics."""
     setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix=FAUST_PREFIX)
+
+
+class _WorkerApp(faust.App):
+    """A Faust app whose consumer asks the broker to hold fetches for ``fetch_max_wait_ms`` at most."""
+
+    fetch_max_wait_ms: int = 1500
+
+    def _new_transport(self) -> Any:
+        # Faust builds its consumer with a fixed fetch_max_wait_ms=1500 and offers no setting for it; its
+        # transport classes are the supported place to change how the consumer is made.
+        if self.conf.broker_consumer[0].scheme not in ("kafka", "aiokafka"):
+            return super()._new_transport()
+        return _transport_class(self.fetch_max_wait_ms)(self.conf.broker_consumer, self)
+
+
+@functools.cache
+def _transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
+    class WaitingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            # Read by aiokafka when the consumer starts (its fetcher is made then).
+            consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            return consumer
+
+    class WaitingConsumer(faust_aiokafka.Consumer):
+        def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+            return WaitingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    class WaitingTransport(faust_aiokafka.Transport):
+        Consumer = WaitingConsumer
+
+    return WaitingTransport
 
 
 class FaustSink:
@@ -139,7 +206,7 @@ def create_app(
     settings = settings or Settings()
     kafka = settings.kafka
     names = TopicNames.from_prefix(kafka.topic_prefix)
-    app = faust.App(
+    app = _WorkerApp(
         settings.worker.app_id,
         broker=";".join(f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")),
         broker_credentials=_broker_credentials(kafka),
@@ -158,6 +225,7 @@ def create_app(
         # A crashed member is dropped from a rebalance no later than a silent one.
         broker_rebalance_timeout=settings.worker.session_timeout_seconds,
     )
+    app.fetch_max_wait_ms = settings.worker.fetch_max_wait_ms
     metrics = StreamsMetrics.create(
         registry, settings.metrics.known_sources(), max_sources=settings.metrics.max_sources
     )
@@ -186,12 +254,17 @@ def create_app(
         async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from StreamT
             settings.embedder.batch_size, within=settings.worker.embed_batch_seconds
         ):
-            await steps.embedding.process(input_batch(events, metrics.now()))
+            await _prepare_batch(app, settings, steps.embedding, input_batch(events, metrics.now()))
 
     @app.agent(embedded, name="track_stories")
     async def track_stories(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            await steps.tracking.process(event.message.offset, _raw(event), Trace.from_headers(event.headers))
+            await steps.tracking.process(
+                event.message.offset,
+                _raw(event),
+                Trace.from_headers(event.headers),
+                InputProgress.from_headers(event.headers),
+            )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types receivers as (sender, *args)
     async def forget_tracker_when_revoked(_app: faust.App, revoked: Collection[Any], **_: Any) -> None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from streams.core.detector import Detector
 from streams.core.embedding import Embedder
 from streams.core.messages import InputMessage
+from streams.core.ordering import canonical_order_key
+from streams.kafka.input_progress import InputProgress, drained_partitions
 from streams.kafka.output_step import OutputStep
 from streams.metrics import StreamsMetrics, Trace
 from streams.records import EmbeddedArticle, Rejection
@@ -41,6 +44,10 @@ class EmbeddingStep:
         self._output = output
         self._metrics = metrics
         self._detector: Detector | None = None
+        # What this stage has sent on: the highest input offset per partition, and the largest
+        # canonical key of an embedded article (streams/kafka/input_progress.py).
+        self._processed: dict[int, int] = {}
+        self._sent_through: tuple[datetime, str] | None = None
         # One thread: the model is not shared across threads, and batches keep their order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
@@ -52,17 +59,45 @@ class EmbeddingStep:
             self._detector = Detector(self._settings, self._metrics.timed(embedder))
             log.info("embedder ready: %s (dimension %d)", embedder.name, embedder.dimension)
 
-    async def process(self, batch: Sequence[tuple[InputMessage, Trace]]) -> None:
-        """Prepare one batch and send every result, in input order."""
+    async def process(
+        self,
+        batch: Sequence[tuple[InputMessage, Trace]],
+        end_offsets: Mapping[int, int | None] | None = None,
+        committed: Mapping[int, int | None] | None = None,
+    ) -> None:
+        """Prepare one batch and send every result, in input order.
+
+        ``end_offsets``: the assigned input partitions' end offsets, asked after the batch was read
+        (``committed``: the group's committed offsets). With them, the last embedded record of the batch
+        tells the tracker which partitions are drained (``InputProgress``)."""
         await self.start()
         messages = [message for message, _ in batch]
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._executor, self._prepare, messages)
-        for (_, trace), prepared in zip(batch, results, strict=True):
+        for message in messages:
+            previous = self._processed.get(message.partition, -1)
+            self._processed[message.partition] = max(message.offset, previous)
+        embedded = [index for index, prepared in enumerate(results) if isinstance(prepared, EmbeddedArticle)]
+        for prepared in results:
+            if isinstance(prepared, EmbeddedArticle):
+                key = canonical_order_key(prepared)
+                if self._sent_through is None or key > self._sent_through:
+                    self._sent_through = key
+        progress = self._progress(end_offsets, committed) if embedded else None
+        last = embedded[-1] if embedded else -1
+        for index, ((_, trace), prepared) in enumerate(zip(batch, results, strict=True)):
             if isinstance(prepared, Rejection):
                 await self._output.reject(prepared)
             else:
-                await self._output.embedded(prepared, trace)
+                await self._output.embedded(prepared, trace, progress if index == last else None)
+
+    def _progress(
+        self, end_offsets: Mapping[int, int | None] | None, committed: Mapping[int, int | None] | None
+    ) -> InputProgress | None:
+        if end_offsets is None or self._sent_through is None:
+            return None
+        drained = drained_partitions(self._processed, end_offsets, committed)
+        return InputProgress(drained, self._sent_through) if drained else None
 
     def _prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
         # In the step's thread: counted there too, so the loop does only the sending.

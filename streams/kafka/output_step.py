@@ -13,6 +13,7 @@ from typing import Protocol
 
 from streams.core.checkpoint import CHECKPOINT_KEY, Checkpoint
 from streams.core.detector import TrackResult
+from streams.kafka.input_progress import InputProgress
 from streams.kafka.topics import TopicNames
 from streams.metrics import StreamsMetrics, Trace
 from streams.records import EmbeddedArticle, Rejection
@@ -45,11 +46,15 @@ class OutputStep:
         key = rejection.article_id.encode("utf-8") if rejection.article_id else None
         await self._sink.send(self._names.rejected, key, rejection.to_json_bytes())
 
-    async def embedded(self, article: EmbeddedArticle, trace: Trace) -> None:
-        """A prepared article to the tracker's input; its trace travels in the headers."""
-        await self._sink.send(
-            self._names.embedded, article.id.encode(), article.to_json_bytes(), trace.to_headers()
-        )
+    async def embedded(
+        self, article: EmbeddedArticle, trace: Trace, progress: InputProgress | None = None
+    ) -> None:
+        """A prepared article to the tracker's input; its trace (and the input's progress, when given)
+        travel in the headers."""
+        headers = trace.to_headers()
+        if progress is not None:
+            headers.update(progress.to_headers())
+        await self._sink.send(self._names.embedded, article.id.encode(), article.to_json_bytes(), headers)
 
     async def emit(self, result: TrackResult, trace: Trace | None) -> None:
         """What one tracked article caused: its rejection or assignment, story snapshots, alerts."""

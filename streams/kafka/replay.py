@@ -7,7 +7,8 @@ copied again (each record filtered by its own timestamp) and re-run after a mode
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -128,7 +129,10 @@ def replay_topic_range(
     stall_timeout_s: float = 60.0,
 ) -> ReplayStats:
     """Copy the input messages whose Kafka timestamp (``published_at``) is in [since, until) from the
-    source input topic into the target's input topic, partition for partition, in offset order.
+    source input topic into the target's input topic, partition for partition, in offset order, and
+    across partitions in event-time order (``TimeOrderedMerge``), as ``replay_file`` sends: the worker
+    lets an article go as soon as the other partitions are read to their end
+    (``streams/kafka/input_progress.py``), which is exact only for input sent in that order.
 
     Timestamps need not be in offset order (a late article, a replay of older news): each partition is read
     from the first offset at or after ``since`` (``_offsets_at``: the broker's earliest offset with a
@@ -163,45 +167,48 @@ def replay_topic_range(
         start = _offsets_at(consumer, partitions, since, default=consumer.beginning_offsets(partitions))
         for tp in partitions:
             consumer.seek(tp, start[tp])
-        remaining = {tp for tp in partitions if start[tp] < end[tp]}
         bar = tqdm(
             total=sum(max(0, end[tp] - start[tp]) for tp in partitions),
             desc="replay range",
             unit="message",
             disable=not progress,
         )
+        merge = TimeOrderedMerge(partitions, end)
         last_progress = time.monotonic()
-        while remaining:
+        while not merge.done:
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
-                    if tp not in remaining or record.offset >= end[tp]:
-                        continue
-                    bar.update(1)
-                    last_progress = time.monotonic()
-                    if not _in_range(record.timestamp, since_ms, until_ms):
-                        continue
-                    try:
-                        future = client.send(
-                            target_topic,
-                            value=record.value,
-                            key=record.key,
-                            timestamp_ms=record.timestamp,
-                            partition=tp.partition,
-                        )
-                    except KafkaError as error:  # e.g. larger than the producer may send at all
-                        failures.append(error)
-                    else:
-                        future.add_errback(failures.append)
-                    sent += 1
+                    if record.offset < end[tp]:
+                        bar.update(1)
+                        last_progress = time.monotonic()
+                        if _in_range(record.timestamp, since_ms, until_ms):
+                            merge.add(tp, record)
             # The position, not the last record seen: offsets may have gaps (compaction, transaction markers).
-            for tp in list(remaining):
+            for tp in partitions:
                 if consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-                    consumer.pause(tp)
-            if remaining and time.monotonic() - last_progress > stall_timeout_s:
+                    merge.read_to_end(tp)
+            for record, tp in merge.ready():
+                try:
+                    future = client.send(
+                        target_topic,
+                        value=record.value,
+                        key=record.key,
+                        timestamp_ms=record.timestamp,
+                        partition=tp.partition,
+                    )
+                except KafkaError as error:  # e.g. larger than the producer may send at all
+                    failures.append(error)
+                else:
+                    future.add_errback(failures.append)
+                sent += 1
+            # A partition far ahead of the others waits (bounded memory); one with nothing held reads on.
+            consumer.pause(*merge.full())
+            consumer.resume(*merge.hungry())
+            if not merge.done and time.monotonic() - last_progress > stall_timeout_s:
                 raise ConfigurationError(
                     f"reading {source_topic} stalled: nothing arrived for {stall_timeout_s:.0f}s with "
-                    f"{sum(end[tp] - consumer.position(tp) for tp in remaining)} messages still to read"
+                    f"{sum(max(0, end[tp] - consumer.position(tp)) for tp in partitions)} messages still "
+                    "to read"
                 )
         bar.close()
         client.flush()
@@ -223,6 +230,52 @@ def _epoch_ms(moment: datetime) -> int:
 
 def _in_range(timestamp_ms: int, since_ms: int | None, until_ms: int | None) -> bool:
     return (since_ms is None or timestamp_ms >= since_ms) and (until_ms is None or timestamp_ms < until_ms)
+
+
+class TimeOrderedMerge:
+    """The records of several partitions, each in offset order, merged by (timestamp, key): the next one
+    out is the smallest head once every partition not read to its end has a head to compare."""
+
+    def __init__(self, partitions: Sequence[Any], end: Mapping[Any, int], hold: int = 2000) -> None:
+        self._held: dict[Any, deque[Any]] = {tp: deque() for tp in partitions}
+        self._open = {tp for tp in partitions if end[tp] > 0}
+        self._hold = hold
+
+    @property
+    def done(self) -> bool:
+        return not self._open and not any(self._held.values())
+
+    def add(self, tp: Any, record: Any) -> None:
+        self._held[tp].append(record)
+
+    def read_to_end(self, tp: Any) -> None:
+        self._open.discard(tp)
+
+    def ready(self) -> Iterator[tuple[Any, Any]]:
+        while True:
+            if any(not self._held[tp] for tp in self._open):
+                return  # a partition still reading may deliver something smaller
+            heads = [
+                (_merge_key(queue[0]), index, tp)
+                for index, (tp, queue) in enumerate(self._held.items())
+                if queue
+            ]
+            if not heads:
+                return
+            _, _, tp = min(heads)
+            yield self._held[tp].popleft(), tp
+
+    def full(self) -> list[Any]:
+        """Partitions to stop fetching: read to their end, or holding ``hold`` records already."""
+        return [tp for tp, queue in self._held.items() if tp not in self._open or len(queue) >= self._hold]
+
+    def hungry(self) -> list[Any]:
+        return [tp for tp, queue in self._held.items() if len(queue) < self._hold and tp in self._open]
+
+
+def _merge_key(record: Any) -> tuple[int, bytes]:
+    """``replay_file``'s order: event time (the Kafka timestamp), then article id (the key)."""
+    return record.timestamp, record.key or b""
 
 
 def _source_partitions(consumer: Any, topic: str) -> list[Any]:

@@ -35,6 +35,7 @@ from streams.core.checkpoint import Checkpoint, settings_fingerprint
 from streams.core.detector import Detector, TrackResult
 from streams.core.ordering import ReorderBuffer, canonical_order_key
 from streams.errors import ConfigurationError, RejectReason
+from streams.kafka.input_progress import InputProgress
 from streams.kafka.output_step import OutputStep
 from streams.metrics import StreamsMetrics, Trace
 from streams.records import EmbeddedArticle, reject
@@ -123,13 +124,18 @@ class TrackingStep:
 
     # ------------------------------------------------------------- the three entry points
 
-    async def process(self, offset: int, raw: bytes, trace: Trace | None) -> None:
+    async def process(
+        self, offset: int, raw: bytes, trace: Trace | None, progress: InputProgress | None = None
+    ) -> None:
         """One message of the tracker's input topic: recover first if it is the first, track what it
-        releases, emit the results, and write a checkpoint when one is due."""
+        (and the input ``progress`` it carries) releases, emit the results, and write a checkpoint when
+        one is due."""
         async with self._lock:
             if not self._recovered:
                 await self._recover(offset)
             await self._accept(offset, raw, trace)
+            if progress is not None:
+                await self._track_and_emit(self._buffer.advance(progress.partitions, progress.through))
             if self._checkpoint_due():
                 await self._output.checkpoint(self._checkpoint())
 

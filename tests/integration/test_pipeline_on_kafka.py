@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from harness import ROOT, Worker, streams_cli
 from scenarios import wait_until_idle
-from topic_reader import read_to_end, read_until
+from topic_reader import read_records_to_end, read_to_end, read_until
 
 from streams.core.embedding import create_embedder
 from streams.files import read_messages
+from streams.kafka.input_progress import InputProgress
 from streams.offline import OfflineResult, run_offline
 from streams.settings import EmbedderSettings, Settings
 
@@ -76,6 +77,16 @@ def test_sample_replay_matches_offline_run(
     feed = streams_cli(env, "alerts", check=True)
     for alert in alerts:
         assert alert["alert_id"] in feed.stdout
+
+    # The embedding stage told the tracker which input partitions it had read to the end (what lets an
+    # article go without waiting for the next message on every partition), and by the last batch all of them.
+    reports = [
+        progress
+        for record in read_records_to_end(bootstrap, f"{prefix}.articles.embedded")
+        if (progress := InputProgress.from_headers(dict(record.headers))) is not None
+    ]
+    assert reports, "no embedded record carried the drained partitions"
+    assert reports[-1].partitions == (0, 1, 2, 3)
 
 
 def test_time_range_of_input_topic_replays_into_a_fresh_prefix(pipeline_env: dict[str, str]) -> None:

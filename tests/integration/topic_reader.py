@@ -64,6 +64,11 @@ def _decode(value: bytes) -> dict[str, Any]:
 def read_to_end(bootstrap: str, topic: str, timeout: float = 60) -> list[dict[str, Any]]:
     """Every record of every partition of ``topic`` up to its end offsets now (each partition in offset
     order, partitions one after the other): the whole topic, once nothing writes to it any more."""
+    return [_decode(record.value) for record in read_records_to_end(bootstrap, topic, timeout)]
+
+
+def read_records_to_end(bootstrap: str, topic: str, timeout: float = 60) -> list[Any]:
+    """``read_to_end``'s records as the client gives them (value, headers, offset, timestamp)."""
     consumer = KafkaConsumer(
         bootstrap_servers=[bootstrap],
         group_id=None,
@@ -77,13 +82,13 @@ def read_to_end(bootstrap: str, topic: str, timeout: float = 60) -> list[dict[st
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        by_partition: dict[int, list[dict[str, Any]]] = {tp.partition: [] for tp in partitions}
+        by_partition: dict[int, list[Any]] = {tp.partition: [] for tp in partitions}
         deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             if time.monotonic() > deadline:
                 raise AssertionError(f"{topic}: not read to its end offsets {ends} within {timeout:.0f}s")
             for tp, batch in consumer.poll(timeout_ms=300).items():
-                by_partition[tp.partition].extend(_decode(r.value) for r in batch if r.offset < ends[tp])
+                by_partition[tp.partition].extend(r for r in batch if r.offset < ends[tp])
         return [record for tp in partitions for record in by_partition[tp.partition]]
     finally:
         consumer.close()

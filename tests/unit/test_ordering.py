@@ -206,3 +206,94 @@ def test_with_idle_partitions_nothing_is_lost_or_duplicated(
     # Whatever came out of order was counted as late.
     out_of_order = sum(1 for before, after in pairwise(released) if after < before)
     assert out_of_order <= buffer.late_count
+
+
+# --------------------------------------------------------------------- drained partitions (``advance``)
+
+
+def test_a_drained_partition_stops_holding_back_up_to_the_reported_key(clock: FakeClock) -> None:
+    buffer: ReorderBuffer[Item] = ReorderBuffer(partitions=2, idle_seconds=IDLE, wall_clock=clock)
+    assert push(buffer, 10, "a", 0) == []  # partition 1 has delivered nothing: anything may come
+    assert push(buffer, 10, "c", 0) == []
+    # Both partitions are read to their end, and what comes next sorts after (10 min, "a").
+    assert buffer.advance([0, 1], (at(10), "a")) == [(at(10), "a")]
+    assert len(buffer) == 1  # (10, "c") sorts after the reported key: partition 1 may still send (10, "b")
+    assert push(buffer, 10, "b", 1) == []  # partition 0 spoke only up to "a"
+    assert buffer.advance([0, 1], (at(10), "c")) == [(at(10), "b"), (at(10), "c")]
+    assert buffer.late_count == 0
+
+
+def test_an_older_report_does_not_move_a_partition_back(clock: FakeClock) -> None:
+    buffer: ReorderBuffer[Item] = ReorderBuffer(partitions=2, idle_seconds=IDLE, wall_clock=clock)
+    buffer.advance([0, 1], (at(20), "x"))
+    buffer.advance([0, 1], (at(5), "x"))
+    assert push(buffer, 15, "a", 0) == [(at(15), "a")]
+
+
+def test_a_report_on_one_partition_does_not_release_what_another_holds_back(clock: FakeClock) -> None:
+    buffer: ReorderBuffer[Item] = ReorderBuffer(partitions=3, idle_seconds=IDLE, wall_clock=clock)
+    push(buffer, 10, "a", 0)
+    push(buffer, 3, "b", 1)
+    assert buffer.advance([0, 2], (at(30), "z")) == []  # partition 1 may still send more at 3 minutes
+    assert push(buffer, 12, "c", 1) == [(at(3), "b"), (at(10), "a")]
+
+
+def test_reports_survive_a_checkpoint(clock: FakeClock) -> None:
+    buffer: ReorderBuffer[Item] = ReorderBuffer(partitions=2, idle_seconds=IDLE, wall_clock=clock)
+    buffer.advance([0, 1], (at(10), "m"))
+    restored: ReorderBuffer[Item] = ReorderBuffer(partitions=2, idle_seconds=IDLE, wall_clock=clock)
+    restored.load_state(buffer.to_state(list), lambda item: (item[0], item[1]))
+    assert push(restored, 10, "a", 0) == [(at(10), "a")]
+    # A checkpoint written before reports existed has none.
+    state = buffer.to_state(list)
+    del state["drained_through"]
+    older: ReorderBuffer[Item] = ReorderBuffer(partitions=2, idle_seconds=IDLE, wall_clock=clock)
+    older.load_state(state, lambda item: (item[0], item[1]))
+    assert push(older, 10, "a", 0) == []
+
+
+@st.composite
+def ordered_productions(draw: st.DrawFn) -> tuple[int, list[tuple[int, str]], list[int], list[int]]:
+    """One producer sending in canonical order over random partitions, read in a random interleaving:
+    (partitions, the sent items, each item's partition, the reader's order of partitions to read from)."""
+    partitions = draw(st.integers(1, 4))
+    minutes = sorted(draw(st.lists(st.integers(0, 20), min_size=1, max_size=30)))
+    items = [(minute, f"k{index:02d}") for index, minute in enumerate(minutes)]
+    placement = draw(st.lists(st.integers(0, partitions - 1), min_size=len(items), max_size=len(items)))
+    reads = draw(st.lists(st.integers(0, partitions - 1), min_size=len(items) * 3, max_size=len(items) * 3))
+    return partitions, items, placement, reads
+
+
+@given(ordered_productions(), st.integers(1, 4))
+def test_honest_reports_on_an_ordered_producer_never_make_an_article_late(
+    case: tuple[int, list[tuple[int, str]], list[int], list[int]], sent_per_step: int
+) -> None:
+    """What the worker's embedding stage reports (``streams/kafka/input_progress.py``): after each read,
+    the partitions with nothing sent and unread, through the largest key read so far."""
+    partitions, items, placement, reads = case
+    buffer: ReorderBuffer[Item] = ReorderBuffer(
+        partitions=partitions, idle_seconds=IDLE, wall_clock=FakeClock()
+    )
+    queues: list[list[tuple[int, str]]] = [[] for _ in range(partitions)]
+    sent = 0
+    largest: tuple[int, str] | None = None
+    released: list[Item] = []
+    for step, partition in enumerate(reads):
+        if sent < len(items) and step % 2 == 0:  # the producer goes on, a few items at a time
+            for item, target in zip(items[sent : sent + sent_per_step], placement[sent:], strict=False):
+                queues[target].append(item)
+            sent = min(len(items), sent + sent_per_step)
+        if queues[partition]:
+            minute, key = queues[partition].pop(0)
+            released += push(buffer, minute, key, partition)
+            largest = max(largest or (minute, key), (minute, key))
+        if largest is not None:
+            drained = [index for index, queue in enumerate(queues) if not queue]
+            released += buffer.advance(drained, (at(largest[0]), largest[1]))
+    for partition, queue in enumerate(queues):
+        for minute, key in queue:
+            released += push(buffer, minute, key, partition)
+    released += buffer.flush()
+    assert buffer.late_count == 0
+    assert released == sorted(released)
+    assert len(released) == len(items)

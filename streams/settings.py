@@ -147,7 +147,7 @@ class WorkerSettings(_Section):
     web_host: str = Field(default="127.0.0.1", description="Address the web/metrics port binds to")
     web_port: int = 6066
     data_dir: str = ".cache/worker"
-    embed_batch_seconds: float = Field(default=0.2, gt=0, description="Longest wait to fill a batch")
+    embed_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     fetch_max_wait_ms: int = Field(
         default=100,
         ge=0,

@@ -18,6 +18,7 @@ from streams.core.detector import Detector
 from streams.core.embedding import Embedder
 from streams.core.messages import InputMessage
 from streams.core.ordering import canonical_order_key
+from streams.core.preparation import wall_clock_now
 from streams.kafka.input_progress import InputProgress, drained_partitions
 from streams.kafka.output_step import OutputStep
 from streams.metrics import StreamsMetrics, Trace
@@ -38,8 +39,10 @@ class EmbeddingStep:
         embedder_factory: EmbedderFactory,
         output: OutputStep,
         metrics: StreamsMetrics,
+        wall_clock: Callable[[], datetime] = wall_clock_now,
     ) -> None:
         self._settings = settings
+        self._wall_clock = wall_clock
         self._embedder_factory = embedder_factory
         self._output = output
         self._metrics = metrics
@@ -97,7 +100,10 @@ class EmbeddingStep:
         if end_offsets is None or self._sent_through is None:
             return None
         drained = drained_partitions(self._processed, end_offsets, committed)
-        return InputProgress(drained, self._sent_through) if drained else None
+        # Never through a time after now: an article dated ahead (within max_future_seconds) then waits
+        # for the clock, as it would for the other partitions, instead of moving event time ahead at once.
+        through = min(self._sent_through, (self._wall_clock(), ""))
+        return InputProgress(drained, through) if drained else None
 
     def _prepare(self, messages: Sequence[InputMessage]) -> list[EmbeddedArticle | Rejection]:
         # In the step's thread: counted there too, so the loop does only the sending.

@@ -51,10 +51,13 @@ def sample_lines(sample_path: Path) -> list[bytes]:
     return [line for line in sample_path.read_bytes().splitlines() if line.strip()][:40]
 
 
-def embed(lines: list[bytes], ends: dict[int, int | None] | None) -> MemorySink:
+def embed(
+    lines: list[bytes], ends: dict[int, int | None] | None, now: datetime = datetime(2030, 1, 1, tzinfo=UTC)
+) -> MemorySink:
     sink = MemorySink()
     metrics = StreamsMetrics.create()
-    step = EmbeddingStep(SETTINGS, lambda s: HashingEmbedder(256), OutputStep(sink, NAMES, metrics), metrics)
+    output = OutputStep(sink, NAMES, metrics)
+    step = EmbeddingStep(SETTINGS, lambda s: HashingEmbedder(256), output, metrics, wall_clock=lambda: now)
     batch = [(InputMessage(raw=line, partition=i % 2, offset=i // 2), TRACE) for i, line in enumerate(lines)]
     asyncio.run(step.process(batch, ends))
     return sink
@@ -71,6 +74,12 @@ def test_the_last_embedded_record_of_a_batch_names_the_drained_partitions(sample
     assert last is not None and last.partitions == (0,)
     articles = [EmbeddedArticle.model_validate_json(record.value) for record in records]
     assert last.through == max((article.published_at, article.id) for article in articles)
+    # Never through a time after the wall clock's now (an article dated ahead waits for the clock).
+    now = min(article.published_at for article in articles) + timedelta(seconds=1)
+    early = InputProgress.from_headers(
+        embed(sample_lines, {0: half, 1: half + 1}, now).topics[NAMES.embedded][-1].headers
+    )
+    assert early is not None and early.through == (now, "")
     # Asked nothing (or the broker did not answer): nothing is reported.
     assert all(
         InputProgress.from_headers(r.headers) is None

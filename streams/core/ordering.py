@@ -156,7 +156,7 @@ class ReorderBuffer[T]:
         for partition in sorted(known):
             seen_at = self._partition_seen_at.get(partition)
             if seen_at is None and partition >= self._partitions:
-                seen_at = now - self._idle_seconds  # known only from a report: not waited for
+                continue  # beyond the configured count and known only from a report: not waited for
             if now - (self._started_at if seen_at is None else seen_at) >= self._idle_seconds:
                 continue  # idle: does not hold the others back
             bound = self._bound(partition)

@@ -125,7 +125,9 @@ def _serve_metrics(app: faust.App, metrics: StreamsMetrics) -> None:
 class _WorkerApp(faust.App):
     """A Faust app whose consumer asks the broker to hold fetches for ``fetch_max_wait_ms`` at most."""
 
-    fetch_max_wait_ms: int = 1500
+    def __init__(self, *args: Any, fetch_max_wait_ms: int, **options: Any) -> None:
+        self.fetch_max_wait_ms = fetch_max_wait_ms  # read when the transport is first made, after this
+        super().__init__(*args, **options)
 
     def _new_transport(self) -> Any:
         # Faust builds its consumer with a fixed fetch_max_wait_ms=1500 and offers no setting for it; its
@@ -224,8 +226,8 @@ def create_app(
         broker_session_timeout=settings.worker.session_timeout_seconds,
         # A crashed member is dropped from a rebalance no later than a silent one.
         broker_rebalance_timeout=settings.worker.session_timeout_seconds,
+        fetch_max_wait_ms=settings.worker.fetch_max_wait_ms,
     )
-    app.fetch_max_wait_ms = settings.worker.fetch_max_wait_ms
     metrics = StreamsMetrics.create(
         registry, settings.metrics.known_sources(), max_sources=settings.metrics.max_sources
     )

@@ -80,14 +80,16 @@ class EmbeddingStep:
         for message in messages:
             previous = self._processed.get(message.partition, -1)
             self._processed[message.partition] = max(message.offset, previous)
-        embedded = [index for index, prepared in enumerate(results) if isinstance(prepared, EmbeddedArticle)]
-        for prepared in results:
-            if isinstance(prepared, EmbeddedArticle):
-                key = canonical_order_key(prepared)
-                if self._sent_through is None or key > self._sent_through:
-                    self._sent_through = key
-        progress = self._progress(end_offsets, committed) if embedded else None
-        last = embedded[-1] if embedded else -1
+        keys = {
+            index: canonical_order_key(prepared)
+            for index, prepared in enumerate(results)
+            if isinstance(prepared, EmbeddedArticle)
+        }
+        if keys:
+            newest = max(keys.values())
+            self._sent_through = newest if self._sent_through is None else max(newest, self._sent_through)
+        progress = self._progress(end_offsets, committed) if keys else None
+        last = max(keys, default=-1)
         for index, ((_, trace), prepared) in enumerate(zip(batch, results, strict=True)):
             if isinstance(prepared, Rejection):
                 await self._output.reject(prepared)

@@ -6,13 +6,17 @@ Example: ``STREAMS_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or ``STREAMS_EMBEDDER_
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EmbedderBackend = Literal["e5", "sentence-transformers", "onnx", "hashing"]
 OnnxPrecision = Literal["int8", "fp32"]
+# Models committed in the package (``bundled:NAME`` names ``streams/models/NAME``; none needs a model hub).
+BUNDLED_MODELS = Path(__file__).resolve().parent / "models"
+BUNDLED_PREFIX = "bundled:"
 
 
 class _Section(BaseModel):
@@ -51,7 +55,7 @@ class EmbedderSettings(_Section):
     model: str = Field(
         default="intfloat/multilingual-e5-small",
         description="sentence-transformers backend: a model name or a local path; onnx backend: a folder "
-        "that export-onnx completed",
+        "that export-onnx completed, or bundled:event-encoder (the committed event-trained encoder)",
     )
     precision: OnnxPrecision = Field(
         default="int8", description="onnx backend: the int8 graph (VNNI) or the fp32 one"
@@ -66,6 +70,19 @@ class EmbedderSettings(_Section):
     )
     threads: int = Field(default=2, ge=1, description="CPU threads for the model")
     hashing_dimension: int = Field(default=2048, ge=64)
+
+    @field_validator("model")
+    @classmethod
+    def _bundled_model_path(cls, model: str) -> str:
+        """``bundled:NAME`` becomes the committed folder's path, wherever the package is installed."""
+        if not model.startswith(BUNDLED_PREFIX):
+            return model
+        name = model.removeprefix(BUNDLED_PREFIX)
+        folder = BUNDLED_MODELS / name
+        if not name or "/" in name or not (folder / "streams-embedder.json").is_file():
+            shipped = sorted(p.parent.name for p in BUNDLED_MODELS.glob("*/streams-embedder.json"))
+            raise ValueError(f"no bundled model {name!r}; bundled: {', '.join(shipped) or 'none'}")
+        return str(folder)
 
 
 class TrackerSettings(_Section):

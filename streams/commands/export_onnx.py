@@ -23,15 +23,27 @@ def register(commands: Subcommands) -> None:
         "--model", type=Path, required=True, help="the folder python -m streams export-e5 wrote"
     )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument(
+        "--smoothing-alpha",
+        type=float,
+        default=None,
+        help="how much of the activations' outlier range moves into the int8 weights before quantization "
+        "(SmoothQuant's alpha, 0 to 1; 0: none; default 0.75)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from streams.errors import ConfigurationError
+    from streams.tools.activation_smoothing import DEFAULT_ALPHA
     from streams.tools.onnx_export import export_onnx
 
-    report = export_onnx(args.model, threads=args.threads)
+    alpha = DEFAULT_ALPHA if args.smoothing_alpha is None else args.smoothing_alpha
+    if not 0 <= alpha <= 1:
+        raise ConfigurationError(f"--smoothing-alpha must be between 0 and 1, not {alpha}")
+    report = export_onnx(args.model, threads=args.threads, smoothing_alpha=alpha)
     print(json.dumps(asdict(report), indent=2))
     print(f"wrote {args.model / 'onnx'}", file=sys.stderr)
     return 0

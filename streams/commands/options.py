@@ -39,12 +39,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
         embedder["backend"] = args.embedder
     if getattr(args, "model", None):
         embedder["model"] = args.model
-    return settings.model_copy(
-        update={
-            "kafka": settings.kafka.model_copy(update=kafka),
-            "embedder": settings.embedder.model_copy(update=embedder),
-        }
-    )
+    try:
+        # Validated, not copied: --model bundled:NAME resolves as STREAMS_EMBEDDER__MODEL does.
+        chosen = type(settings.embedder).model_validate({**settings.embedder.model_dump(), **embedder})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigurationError(f"--{first['loc'][0]} {first.get('input')!r}: {first['msg']}") from None
+    return settings.model_copy(update={"kafka": settings.kafka.model_copy(update=kafka), "embedder": chosen})
 
 
 def _setting_problem(error: ValidationError) -> str:

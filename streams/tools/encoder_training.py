@@ -52,6 +52,8 @@ class TrainingOptions:
     threads: int = 2
     # Add to each pair a post of the same day and topic but another story (the annotators' topics).
     hard_negatives: bool = False
+    # The join threshold the trained folder declares (its cosines sit higher); None: the base's.
+    join_threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +267,7 @@ def train_encoder(
         model.max_seq_length = inference_length
         model.save(str(output))
         model.max_seq_length = options.max_length
-        _write_defaults(base, output, report)
+        _write_defaults(base, output, report, options.join_threshold)
         state_path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(
             {
@@ -279,9 +281,11 @@ def train_encoder(
     return report
 
 
-def _write_defaults(base: Path, output: Path, report: dict[str, Any]) -> None:
+def _write_defaults(base: Path, output: Path, report: dict[str, Any], threshold: float | None) -> None:
     """The base's usage (prefix, calibration) travels with the trained folder, with the training report."""
     declared = json.loads((base / MODEL_DEFAULTS_FILE).read_text(encoding="utf-8"))
+    if threshold is not None:
+        declared["threshold"] = threshold
     # Other weights, another fingerprint: embedding caches key on it and must not mix the two.
     declared["fingerprint"] = file_sha256(output / "model.safetensors")  # as export-e5 defines it
     declared["trained"] = {"from": str(base), "report": report}

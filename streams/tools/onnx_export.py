@@ -3,7 +3,9 @@
 1. The folder's transformer with mean pooling is traced to ONNX (opset 17; batch and length dynamic).
 2. ONNX Runtime's transformer optimizer fuses attention, layer norms and GELU (``model.onnx``, fp32).
 3. Dynamic quantization: int8 weights per output channel, activations quantized at run time
-   (``model.int8.onnx``): the matrix products use the cores' int8 instructions (VNNI).
+   (``model.int8.onnx``): the matrix products use the cores' int8 instructions (VNNI). Before it, the
+   activations' outlier channels are moved into the weights (``activation_smoothing``), calibrated on
+   ``PARITY_TEXTS``.
 4. Parity: both graphs' vectors against the folder's own sentence-transformers vectors on a few Persian
    texts, recorded in ``onnx/export.json`` with the files' checksums (which name the graphs in caches).
 
@@ -27,6 +29,7 @@ from streams.core.calibration import embedder_prefix
 from streams.core.onnx_embedding import EXPORT_REPORT, GRAPH_FILES, ONNX_FOLDER, OnnxEmbedder, Precision
 from streams.errors import ConfigurationError
 from streams.settings import EmbedderSettings
+from streams.tools.activation_smoothing import DEFAULT_ALPHA, SmoothingReport, smooth_matmul_inputs
 from streams.tools.e5_export import file_sha256
 
 # Texts the parity check embeds (written for it; short and long, to cover windows too).
@@ -44,11 +47,12 @@ class OnnxExportReport:
     megabytes: dict[str, float]
     parity_mean_cosine: dict[str, float]
     parity_min_cosine: dict[str, float]
+    smoothing: SmoothingReport | None
     versions: dict[str, str]
 
 
-def export_onnx(model: Path, threads: int = 2) -> OnnxExportReport:
-    """Write ``model/onnx/`` and return what was measured."""
+def export_onnx(model: Path, threads: int = 2, smoothing_alpha: float = DEFAULT_ALPHA) -> OnnxExportReport:
+    """Write ``model/onnx/`` and return what was measured (``smoothing_alpha`` 0: no smoothing)."""
     import onnx
     import onnxruntime
     import torch
@@ -99,14 +103,23 @@ def export_onnx(model: Path, threads: int = 2) -> OnnxExportReport:
         )
         optimized.save_model_to_file(str(fp32))
         traced.unlink()
+        source, smoothing = fp32, None
+        if smoothing_alpha > 0:
+            graph = onnx.load(str(fp32))
+            feeds = _calibration_feeds(model, encoder.max_seq_length or 512)
+            smoothing = smooth_matmul_inputs(graph, feeds, smoothing_alpha, threads)
+            source = folder / "smoothed.onnx"
+            onnx.save(graph, str(source))
         quantize_dynamic(
-            str(fp32),
+            str(source),
             str(int8),
             weight_type=QuantType.QInt8,
             per_channel=True,
             # The fused operators (com.microsoft domain) defeat shape inference: their outputs are float.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
+        if source != fp32:
+            source.unlink()
 
     prefix = embedder_prefix(EmbedderSettings(backend="sentence-transformers", model=str(model)))
     reference = _reference_vectors(model, prefix, threads)
@@ -123,10 +136,29 @@ def export_onnx(model: Path, threads: int = 2) -> OnnxExportReport:
         megabytes={name: round((folder / name).stat().st_size / 1e6, 1) for name in GRAPH_FILES.values()},
         parity_mean_cosine=means,
         parity_min_cosine=minimums,
+        smoothing=smoothing,
         versions={"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
     )
     (folder / EXPORT_REPORT).write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _calibration_feeds(model: Path, max_seq_length: int) -> list[dict[str, np.ndarray[Any, Any]]]:
+    """``PARITY_TEXTS`` as the embedder feeds them (prefix, specials, one window each): the outlier channels
+    sit on the special tokens and the same few channels for any Persian text, so a few texts find them."""
+    from tokenizers import Tokenizer
+
+    tokenizer: Any = Tokenizer.from_file(str(model / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    prefix = embedder_prefix(EmbedderSettings(backend="sentence-transformers", model=str(model)))
+    start, end = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    feeds = []
+    for text in PARITY_TEXTS:
+        ids = tokenizer.encode(prefix + text, add_special_tokens=False).ids[: max_seq_length - 2]
+        tokens = np.array([[start, *ids, end]], dtype=np.int64)
+        feeds.append({"input_ids": tokens, "attention_mask": np.ones_like(tokens)})
+    return feeds
 
 
 @contextmanager

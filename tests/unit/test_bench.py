@@ -198,3 +198,12 @@ def test_encoder_operations_count_linear_layers_and_attention() -> None:
 def test_matmul_throughput_is_measured_for_both_precisions() -> None:
     figures = measure_matmul(threads=1, tokens=8, seconds=0.05)
     assert positive(figures["int8_gops"]) and positive(figures["fp32_gops"])
+
+
+def test_token_counts_ignore_a_trained_folder_s_batch_padding() -> None:
+    # The event encoder's tokenizer.json keeps the library's batch padding (train-encoder saves it so).
+    from streams.tools.benchmarks.runner import _token_counts
+    from streams.tools.encoder_bundle import BUNDLED_ENCODER
+
+    counts = _token_counts(BenchConfig(model=str(BUNDLED_ENCODER)), Settings(), ["سلام", "سلام " * 50])
+    assert counts[0] < 10 and counts[1] >= 50

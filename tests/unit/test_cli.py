@@ -34,6 +34,7 @@ COMMANDS = [
     "export-e5",
     "export-onnx",
     "train-encoder",
+    "bundle-encoder",
     "train-linker",
     "schemas",
 ]
@@ -444,3 +445,17 @@ def test_the_recorder_is_removed_afterwards() -> None:
     with broker_errors(SASL):
         pass
     assert logging.getLogger("kafka").handlers == before
+
+
+def test_a_smoothing_alpha_out_of_range_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export-onnx", "--model", str(tmp_path), "--smoothing-alpha", "1.5"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "--smoothing-alpha must be between 0 and 1" in line
+
+
+def test_an_unknown_bundled_model_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train-linker", "--data", "nowhere", "--embedder", "onnx", "--model", "bundled:nope"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "--model 'bundled:nope'" in line and "bundled: event-encoder" in line

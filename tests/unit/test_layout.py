@@ -31,6 +31,7 @@ TOOLS_ON_THE_RAW_LIBRARY = (
     "streams.tools.benchmarks.matmul_limit",
     "streams.tools.encoder_training",
     "streams.tools.onnx_export",
+    "streams.tools.activation_smoothing",
 )
 # Third-party libraries with one home each.
 HOMES = {

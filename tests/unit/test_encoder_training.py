@@ -158,11 +158,20 @@ def test_a_run_with_hard_negatives_trains_on_them(
     tmp_path: Path, sample_path: Path, base_model: Path
 ) -> None:
     data = sample_data_folder(tmp_path / "data", sample_path)
-    options = TrainingOptions(epochs=1, batch_size=16, max_length=32, seed=3, hard_negatives=True)
+    options = TrainingOptions(
+        epochs=1, batch_size=16, max_length=32, seed=3, hard_negatives=True, join_threshold=0.6
+    )
     report = train_encoder(data, base_model, tmp_path / "trained", options, progress=False)
     plain = train_encoder(
-        data, base_model, tmp_path / "plain", replace(options, hard_negatives=False), progress=False
+        data,
+        base_model,
+        tmp_path / "plain",
+        replace(options, hard_negatives=False, join_threshold=None),
+        progress=False,
     )
+    # --join-threshold goes into the folder's declared calibration; without it the base's stays.
+    assert model_defaults(str(tmp_path / "trained")).threshold == 0.6
+    assert model_defaults(str(tmp_path / "plain")).threshold == 0.5
     assert 0 < report["pairs_with_hard_negatives"] < report["pairs"] == plain["pairs"]
     assert plain["pairs_with_hard_negatives"] == 0
     # The extra negative columns change the loss and with it the weights.
@@ -170,3 +179,14 @@ def test_a_run_with_hard_negatives_trains_on_them(
     assert (tmp_path / "trained" / "model.safetensors").read_bytes() != (
         tmp_path / "plain" / "model.safetensors"
     ).read_bytes()
+
+
+@pytest.mark.slow
+def test_the_same_options_train_the_same_weights(tmp_path: Path, sample_path: Path, base_model: Path) -> None:
+    # What lets the committed event encoder be rebuilt byte for byte (docs/ENCODER.md).
+    data = sample_data_folder(tmp_path / "data", sample_path)
+    options = TrainingOptions(epochs=1, batch_size=16, max_length=32, seed=5)
+    for name in ("first", "second"):
+        train_encoder(data, base_model, tmp_path / name, options, progress=False)
+    first, second = ((tmp_path / name / "model.safetensors").read_bytes() for name in ("first", "second"))
+    assert first == second != (base_model / "model.safetensors").read_bytes()

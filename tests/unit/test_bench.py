@@ -207,3 +207,11 @@ def test_token_counts_ignore_a_trained_folder_s_batch_padding() -> None:
 
     counts = _token_counts(BenchConfig(model=str(BUNDLED_ENCODER)), Settings(), ["سلام", "سلام " * 50])
     assert counts[0] < 10 and counts[1] >= 50
+
+
+def test_the_throughput_run_waits_in_proportion_to_the_posts() -> None:
+    from streams.tools.benchmarks.kafka import throughput_deadline
+
+    # 600 posts: the fixed timeout; the whole 75,591-post stream: long enough for a 5 posts/s model.
+    assert throughput_deadline(600, 900.0) == 900.0
+    assert throughput_deadline(75_591, 900.0) == 75_591 / 5.0

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from streams.commands.options import (
-    Subcommands,
-)
+from streams.commands.options import Subcommands, resolved_model
 from streams.errors import ConfigurationError
 from streams.settings import EmbedderBackend
 
@@ -105,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data or BenchConfig().data,
         limit=limit or None,
         embedders=tuple(args.embedder or ("e5", "hashing")),
-        model=_resolved_model(args.model),
+        model=resolved_model(args.model) if args.model else None,
         skip=skip,
         normalize_seconds=0.5 if quick else 3.0,
         tracker_sizes=sizes,
@@ -126,17 +124,3 @@ def run(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 1 if report["errors"] else 0
-
-
-def _resolved_model(model: str | None) -> str | None:
-    """``bundled:NAME`` as the folder's path (what the embedders and the worker's environment get)."""
-    from pydantic import ValidationError
-
-    from streams.settings import EmbedderSettings
-
-    if model is None:
-        return None
-    try:
-        return EmbedderSettings(model=model).model
-    except ValidationError as error:
-        raise ConfigurationError(f"--model {model!r}: {error.errors()[0]['msg']}") from None

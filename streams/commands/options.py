@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from streams.errors import ArticleRejected, ConfigurationError
 from streams.records import parse_timestamp
-from streams.settings import EmbedderBackend, Settings
+from streams.settings import EmbedderBackend, EmbedderSettings, Settings
 
 
 def timestamp(value: str) -> datetime:
@@ -38,14 +38,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if getattr(args, "embedder", None):
         embedder["backend"] = args.embedder
     if getattr(args, "model", None):
-        embedder["model"] = args.model
+        embedder["model"] = resolved_model(args.model)
+    return settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(update=kafka),
+            "embedder": settings.embedder.model_copy(update=embedder),
+        }
+    )
+
+
+def resolved_model(model: str) -> str:
+    """``--model`` as the embedders get it: ``bundled:NAME`` resolved as ``STREAMS_EMBEDDER__MODEL`` is."""
     try:
-        # Validated, not copied: --model bundled:NAME resolves as STREAMS_EMBEDDER__MODEL does.
-        chosen = type(settings.embedder).model_validate({**settings.embedder.model_dump(), **embedder})
+        return EmbedderSettings(model=model).model
     except ValidationError as error:
-        first = error.errors()[0]
-        raise ConfigurationError(f"--{first['loc'][0]} {first.get('input')!r}: {first['msg']}") from None
-    return settings.model_copy(update={"kafka": settings.kafka.model_copy(update=kafka), "embedder": chosen})
+        raise ConfigurationError(f"--model {model!r}: {error.errors()[0]['msg']}") from None
 
 
 def _setting_problem(error: ValidationError) -> str:

@@ -49,14 +49,16 @@ def smooth_matmul_inputs(
     targets = [
         node
         for node in model.graph.node
-        if node.op_type == "MatMul" and node.input[1] in weights and _is_matrix(weights[node.input[1]])
+        if node.op_type == "MatMul" and node.input[1] in weights and len(weights[node.input[1]].dims) == 2
     ]
-    inputs = list(dict.fromkeys(node.input[0] for node in targets))  # first-use order: deterministic
+    readers_of: dict[str, list[Any]] = {}  # first-use order: deterministic
+    for node in targets:
+        readers_of.setdefault(node.input[0], []).append(node)
+    inputs = list(readers_of)
     largest = _channel_maxima(model, inputs, calibration, threads)
 
     factors: dict[str, np.ndarray[Any, Any]] = {}
-    for name in inputs:
-        readers = [node for node in targets if node.input[0] == name]
+    for name, readers in readers_of.items():
         matrices = [numpy_helper.to_array(weights[node.input[1]]) for node in readers]
         weight_max = np.max(np.stack([np.abs(matrix).max(axis=1) for matrix in matrices]), axis=0)
         factor = np.maximum(largest[name], _FLOOR) ** alpha / np.maximum(weight_max, _FLOOR) ** (1 - alpha)
@@ -72,9 +74,8 @@ def smooth_matmul_inputs(
         model.graph.initializer.append(
             numpy_helper.from_array((1.0 / factors[name]).astype(np.float32), divisor)
         )
-        for node in targets:
-            if node.input[0] == name:
-                node.input[0] = smoothed
+        for node in readers_of[name]:
+            node.input[0] = smoothed
         first_reader = min(index for index, node in enumerate(nodes) if smoothed in node.input)
         divide = helper.make_node("Mul", [name, divisor], [smoothed], name=f"{name}/smoothing")
         nodes.insert(first_reader, divide)
@@ -88,10 +89,6 @@ def smooth_matmul_inputs(
         smoothed_matmuls=len(targets),
         largest_factor=round(float(max((float(f.max()) for f in factors.values()), default=1.0)), 4),
     )
-
-
-def _is_matrix(initializer: Any) -> bool:
-    return len(initializer.dims) == 2
 
 
 def _channel_maxima(

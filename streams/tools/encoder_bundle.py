@@ -58,5 +58,5 @@ def bundle_encoder(model: Path, destination: Path) -> dict[str, str]:
 
 def differences(model: Path, bundled: Path) -> list[str]:
     """The shipped files whose fresh build (in ``model``) differs from the committed checksums."""
-    expected = read_checksums(bundled)
-    return [name for name in BUNDLED_FILES if file_sha256(model / name) != expected.get(name)]
+    expected, built = read_checksums(bundled), checksums_of(model)
+    return [name for name in BUNDLED_FILES if built[name] != expected.get(name)]

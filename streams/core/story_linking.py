@@ -235,9 +235,9 @@ def _model_identity(embedder: EmbedderSettings) -> str | None:
     if embedder.backend == "onnx":
         from streams.core.onnx_embedding import graph_fingerprint
 
-        return graph_fingerprint(embedder.model, embedder.precision) or embedder.model
+        return graph_fingerprint(embedder.effective_model, embedder.precision) or embedder.effective_model
     if embedder.backend == "sentence-transformers":
-        return model_defaults(embedder.model).fingerprint or embedder.model
+        return model_defaults(embedder.effective_model).fingerprint or embedder.effective_model
     return None
 
 

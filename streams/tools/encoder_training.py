@@ -20,7 +20,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,13 @@ from streams.core.calibration import MODEL_DEFAULTS_FILE, model_defaults
 from streams.core.normalize import TextNormalizer
 from streams.errors import ArticleRejected, ConfigurationError
 from streams.tools.e5_export import file_sha256
-from streams.tools.evaluation.gold import EvaluationData, load_labels, load_story_topics, read_stream
+from streams.tools.evaluation.gold import (
+    EvaluationData,
+    StreamLine,
+    load_labels,
+    load_story_topics,
+    read_stream,
+)
 from streams.tools.evaluation.metrics import GoldLabel, vector_pair_ranking
 
 # Nothing published on or after this may train or tune anything (the held-out days come later).
@@ -54,6 +60,9 @@ class TrainingOptions:
     hard_negatives: bool = False
     # The join threshold the trained folder declares (its cosines sit higher); None: the base's.
     join_threshold: float | None = None
+    # Self-supervised pairs mined from the unlabelled posts before the cut-off (streams/tools/mined_pairs.py),
+    # at most this many (0: none), outside the development days' run windows.
+    mined_pairs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +108,45 @@ def training_pairs(
     return pairs
 
 
+def mined_training_pairs(
+    lines: Sequence[StreamLine],
+    dev_days: Sequence[date],
+    train_labels: dict[date, dict[str, GoldLabel]],
+    limit: int,
+    seed: int,
+    progress: bool,
+) -> tuple[list[Pair], dict[str, Any]]:
+    """At most ``limit`` mined pairs as training pairs (one story key per connected group), and what the
+    report says of them: how many were found and used, and their precision on the training days."""
+    from streams.tools.mined_pairs import mine_pairs, precision_on, sample_pairs, unlabelled_posts
+
+    # Not the development days, nor the day before each (their run windows' warm-up).
+    excluded = [day - timedelta(days=offset) for day in dev_days for offset in (0, 1)]
+    mined = mine_pairs(unlabelled_posts(lines, CUTOFF, excluded, progress), progress=progress)
+    used = sample_pairs(mined, limit, seed)
+    labels = {item: label for day_labels in train_labels.values() for item, label in day_labels.items()}
+    precision, scored = precision_on(mined, labels)
+    summary = {
+        "found": len(mined),
+        "used": len(used),
+        "train_day_precision": round(precision, 4),
+        "train_day_pairs": scored,
+    }
+    return [Pair(f"mined/{pair.group}", pair.first, pair.second) for pair in used], summary
+
+
 class GoldTexts:
-    """The normalized, prefixed text of every post of the gold days, as the pipeline embeds it."""
+    """The normalized, prefixed text of every post before the cut-off, as the pipeline embeds it."""
 
     def __init__(self, data: EvaluationData, prefix: str, max_chars: int) -> None:
         self._normalizer = TextNormalizer()
         self._raw: dict[str, bytes] = {}
         self.published: dict[str, datetime] = {}
-        for line in read_stream(data.stream):
-            if line.article_id and line.published_at and line.published_at < CUTOFF:
+        self.lines = [
+            line for line in read_stream(data.stream) if line.published_at and line.published_at < CUTOFF
+        ]
+        for line in self.lines:
+            if line.article_id and line.published_at:
                 self._raw[line.article_id] = line.raw
                 self.published[line.article_id] = line.published_at
         self._prefix = prefix
@@ -184,6 +223,12 @@ def train_encoder(
     dev = {day: load_labels(data, day, texts.published) for day in dev_days}
     topics = {day: load_story_topics(data, day) for day in train_days} if options.hard_negatives else None
     pairs = training_pairs(train, topics)
+    mined_summary: dict[str, Any] | None = None
+    if options.mined_pairs:
+        mined, mined_summary = mined_training_pairs(
+            texts.lines, dev_days, train, options.mined_pairs, options.seed, progress
+        )
+        pairs += mined
 
     random.seed(options.seed)
     np.random.seed(options.seed)
@@ -204,12 +249,18 @@ def train_encoder(
     optimizer = torch.optim.AdamW(
         [parameter for parameter in model.parameters() if parameter.requires_grad], lr=options.learning_rate
     )
+    reported = asdict(options)
+    if not options.mined_pairs:
+        # Options added later are reported when used: earlier runs' reports (and bundles) stay as they were.
+        del reported["mined_pairs"]
     report: dict[str, Any] = {
-        "options": asdict(options),
+        "options": reported,
         "pairs": len(pairs),
         "pairs_with_hard_negatives": sum(1 for pair in pairs if pair.hard_negatives),
         "epochs": [],
     }
+    if mined_summary is not None:
+        report["mined_pairs"] = mined_summary
     if resume and state_path.is_file():
         state = torch.load(state_path, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])

@@ -34,8 +34,8 @@ def sample_stories() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def offline_reference() -> OfflineResult:
-    """The in-process run with the default (production) configuration: the bundled e5 model."""
-    settings = Settings(embedder=EmbedderSettings(backend="e5"))
+    """The in-process run with the default (production) configuration: the committed event encoder."""
+    settings = Settings(embedder=EmbedderSettings(backend="onnx"))
     return run_offline(read_messages(SAMPLE), settings, create_embedder(settings.embedder), progress=False)
 
 
@@ -44,7 +44,7 @@ def test_sample_replay_matches_offline_run(
     start_worker: Callable[[dict[str, str]], Worker],
     offline_reference: OfflineResult,
 ) -> None:
-    env = {**pipeline_env, "STREAMS_EMBEDDER__BACKEND": "e5"}
+    env = {**pipeline_env, "STREAMS_EMBEDDER__BACKEND": "onnx"}
     prefix, bootstrap = env["STREAMS_KAFKA__TOPIC_PREFIX"], env["STREAMS_KAFKA__BOOTSTRAP_SERVERS"]
     worker = start_worker(env)
     streams_cli(env, "replay", str(SAMPLE), "--max-rate", "--no-progress", check=True)

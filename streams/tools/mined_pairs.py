@@ -38,8 +38,8 @@ DIMENSION = 16_384
 
 @dataclass(frozen=True, slots=True)
 class MiningOptions:
-    # On the training days mined pairs of cosine 0.35-0.9 are one gold story 98% of the time (below 0.35:
-    # 74-88%); see docs/ENCODER.md.
+    # Chosen on the training days' gold labels: pairs in this band are one gold story 99% of the time
+    # (train-encoder reports it); weaker matches are rewrites of other events too. See docs/ENCODER.md.
     low: float = 0.35
     high: float = 0.9
     max_gap: timedelta = timedelta(hours=3)

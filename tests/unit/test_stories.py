@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from streams.core.story import KEYWORD_COUNT, story_id_for
-from streams.core.story_tracker import Placement, StoryTracker
+from streams.core.story_linking import CANDIDATES
+from streams.core.story_tracker import Placement, StoryTracker, _best_rows
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
@@ -345,3 +346,49 @@ def test_keywords_follow_counts_changed_outside_add_tokens() -> None:
     story.article_ids.append("merged")  # as a merge would: more articles, counts changed directly
     story.token_counts.update({"z": 5})
     assert story.keywords() == ["z", "x", "y"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_small_hot_tier_describes_the_candidates_a_roomy_one_does(seed: int) -> None:
+    # With every cold story sharing words with the article (fewer than the cold index looks up), the
+    # candidates found through the index are the ones scoring every story exactly finds, best first.
+    rng = np.random.default_rng(seed)
+    dimension, lexical_dimension = 6, 12
+
+    def tracker(hot_stories: int) -> StoryTracker:
+        return StoryTracker(
+            dimension,
+            threshold=0.9,  # most articles open a story: the cold stories outnumber the candidates
+            window=WINDOW,
+            hot_stories=hot_stories,
+            lexical_dimension=lexical_dimension,
+            lexical_weight=0.5,
+            describe=True,
+        )
+
+    small, roomy = tracker(3), tracker(64)
+    for index in range(16):
+        vector = unit(*rng.normal(size=dimension), dimension=dimension)
+        words = np.where(rng.random(lexical_dimension) < 0.5, rng.random(lexical_dimension), 0.0)
+        words[0] += 0.3  # a word every text has: every cold story is reachable through the index
+        lexical = (words / np.linalg.norm(words)).astype(np.float32)
+        at = T0 + timedelta(minutes=index)
+        got = small.place(f"a/{index}", at, "s1", "h", (), vector, lexical)
+        want = roomy.place(f"a/{index}", at, "s1", "h", (), vector, lexical)
+        assert [story_id for story_id, _ in got.candidates] == [story_id for story_id, _ in want.candidates]
+        for (_, got_row), (_, want_row) in zip(got.candidates, want.candidates, strict=True):
+            assert got_row == pytest.approx(want_row, abs=1e-5)
+        assert got.story.story_id == want.story.story_id
+    assert small.hot_count == 3 and small.active_count > 3 + CANDIDATES
+
+
+def test_best_rows_is_the_head_of_a_stable_descending_sort() -> None:
+    rng = np.random.default_rng(3)
+    for size in (1, 4, 5, 6, 40, 1024):
+        for _ in range(20):
+            # Few distinct values: ties at the cut and above it; -inf marks rows that never win.
+            scores = rng.integers(-3, 3, size=size).astype(np.float32)
+            scores[rng.random(size) < 0.1] = -np.inf
+            for limit in (1, 5, size):
+                want = np.argsort(-scores, kind="stable")[:limit].tolist()
+                assert _best_rows(scores, limit) == want

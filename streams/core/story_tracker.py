@@ -31,12 +31,12 @@ def _best_rows(scores: NDArray[np.float32], limit: int) -> list[int]:
     """The indices of the ``limit`` highest scores, highest first, ties in index order: the head of a
     stable descending sort, without sorting every score."""
     if len(scores) <= limit:
-        return np.argsort(-scores, kind="stable").tolist()
+        return [int(row) for row in np.argsort(-scores, kind="stable")]
     cutoff = np.partition(scores, len(scores) - limit)[len(scores) - limit]  # the limit-th highest
     above = np.flatnonzero(scores > cutoff)
     tied = np.flatnonzero(scores == cutoff)[: limit - len(above)]
     chosen = np.sort(np.concatenate([above, tied]))
-    return chosen[np.argsort(-scores[chosen], kind="stable")].tolist()
+    return [int(row) for row in chosen[np.argsort(-scores[chosen], kind="stable")]]
 
 
 @dataclass(frozen=True, slots=True)

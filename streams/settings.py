@@ -138,7 +138,7 @@ class TrackerSettings(_Section):
     center: bool | None = Field(
         default=None,
         description="Compare dense vectors after subtracting the running mean of all articles; "
-        "unset: the embedder's choice (on for e5)",
+        "unset: the embedder's choice (on for e5 and the event encoder)",
     )
     linker: str = Field(
         default="auto",

@@ -78,10 +78,12 @@ def add_embedder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embedder",
         choices=list(get_args(EmbedderBackend)),
-        help="embedding backend (default: STREAMS_EMBEDDER__BACKEND or e5)",
+        help="embedding backend (default: STREAMS_EMBEDDER__BACKEND or onnx, the bundled event encoder)",
     )
     parser.add_argument(
-        "--model", help="sentence-transformers model name or local path; onnx: a folder export-onnx completed"
+        "--model",
+        help="sentence-transformers model name or local path; onnx: a folder export-onnx completed or "
+        "bundled:event-encoder (default: STREAMS_EMBEDDER__MODEL or the backend's default model)",
     )
 
 

@@ -426,7 +426,7 @@ class StoryTracker:
             )
         # Free rows hold zero vectors; mask them so that they never win.
         scores = np.where(self._hot.occupied[: self._hot.span], scores, -np.inf)
-        rows = [int(np.argmax(scores))] if limit == 1 else _best_rows(scores, limit)
+        rows = _best_rows(scores, limit)
         found = []
         for row in rows:
             story = self._hot.owner(row)
